@@ -1,0 +1,285 @@
+/**
+ * The one place that reads the environment. `loadConfig()` validates it into a typed, frozen `Config`, or throws a
+ * `ConfigError` whose message is one line naming the variable and what is wrong (the entry point prints it and exits
+ * without a stack trace).
+ */
+import { z } from 'zod';
+
+export const VOICES = ['alloy', 'ash', 'ballad', 'coral', 'echo', 'sage', 'shimmer', 'verse', 'marin', 'cedar'] as const;
+export type Voice = (typeof VOICES)[number];
+export const TURN_DETECTION_TYPES = ['server_vad', 'semantic_vad', 'none'] as const;
+export const EAGERNESS_LEVELS = ['auto', 'low', 'medium', 'high'] as const;
+export const NOISE_REDUCTION_TYPES = ['off', 'near_field', 'far_field'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const NODE_ENVS = ['development', 'production', 'test'] as const;
+/** `pcm`: 24 kHz PCM16 upstream, transcoded per call. `pcmu`: mu-law 8 kHz end to end, no transcoding. */
+export const AUDIO_FORMATS = ['pcm', 'pcmu'] as const;
+/** `bearer`: OpenAI's `Authorization: Bearer`. `api-key`: Azure OpenAI's `api-key` header. */
+export const AUTH_MODES = ['bearer', 'api-key'] as const;
+
+export type TurnDetectionConfig =
+  | { type: 'none' }
+  | {
+      type: 'server_vad';
+      threshold: number;
+      prefixPaddingMs: number;
+      silenceDurationMs: number;
+      idleTimeoutMs: number | null;
+      createResponse: boolean;
+      interruptResponse: boolean;
+    }
+  | {
+      type: 'semantic_vad';
+      eagerness: (typeof EAGERNESS_LEVELS)[number];
+      createResponse: boolean;
+      interruptResponse: boolean;
+    };
+
+export interface Config {
+  nodeEnv: (typeof NODE_ENVS)[number];
+  logLevel: (typeof LOG_LEVELS)[number];
+  server: {
+    port: number;
+    host: string;
+    /** Origin Twilio reaches us at (no trailing slash), e.g. `https://voice.example.com`. */
+    publicBaseUrl: string;
+    /** True when PUBLIC_BASE_URL was not set and a localhost URL was derived (development only). */
+    publicBaseUrlDerived: boolean;
+    maxConcurrentCalls: number;
+    /** Max size of one inbound WebSocket message from Twilio. */
+    maxMessageBytes: number;
+    /** Time allowed between the upgrade and Twilio's `start` message. */
+    handshakeTimeoutMs: number;
+    /** Lifetime of the one-time stream token issued in the TwiML. */
+    streamTokenTtlMs: number;
+    recordDir: string | null;
+  };
+  twilio: {
+    /** Null only outside production: signatures are then not checked (a loud warning is logged). */
+    authToken: string | null;
+    /** Optional `<Say>` before the stream connects; null = none. */
+    preludeSay: string | null;
+  };
+  openai: {
+    /** `simulated`: no API key outside production, the embedded simulated Realtime server is used. */
+    backend: 'openai' | 'simulated';
+    apiKey: string | null;
+    realtimeUrl: string;
+    model: string;
+    authMode: (typeof AUTH_MODES)[number];
+    audioFormat: (typeof AUDIO_FORMATS)[number];
+    voice: Voice;
+    instructions: string;
+    /** Instructions for the agent's first words; null = the agent waits for the caller. */
+    greeting: string | null;
+    turnDetection: TurnDetectionConfig;
+    transcriptionModel: string | null;
+    noiseReduction: (typeof NOISE_REDUCTION_TYPES)[number];
+    /** How long a pre-dialled session waits for its stream before it is closed. */
+    predialTimeoutMs: number;
+    /** Re-dial attempts when the upstream is lost mid-call (0 = apologise and end the stream). */
+    redialAttempts: number;
+  };
+  call: {
+    /** Max audio buffered at Twilio ahead of real-time playback. */
+    playbackLeadMs: number;
+    /** A mark follows the audio at this interval, and at the end of each item. */
+    markIntervalMs: number;
+    /** Pass caller key presses to the agent as a user message. */
+    forwardDtmf: boolean;
+  };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const DEFAULT_INSTRUCTIONS =
+  'You are a friendly, concise voice assistant on a phone call. Speak naturally, keep answers short, and ask one question at a time.';
+export const DEFAULT_GREETING = 'Greet the caller in one short sentence and ask how you can help.';
+
+type Env = Record<string, string | undefined>;
+
+const BOOLEAN_WORDS: Record<string, boolean> = { true: true, '1': true, yes: true, on: true, false: false, '0': false, no: false, off: false };
+
+/** Each reader returns the value or throws ConfigError naming the variable. Empty strings count as unset. */
+class EnvReader {
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  optional(name: string): string | null {
+    return this.raw(name) ?? null;
+  }
+
+  oneOf<T extends readonly string[]>(name: string, allowed: T, fallback: T[number]): T[number] {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(value)) {
+      throw new ConfigError(`${name} must be one of ${allowed.join(', ')} (got "${value}")`);
+    }
+    return value;
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const parsed = z.coerce.number().int().min(min).max(max).safeParse(value);
+    if (!/^-?\d+$/.test(value) || !parsed.success) {
+      throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got "${value}")`);
+    }
+    return parsed.data;
+  }
+
+  number(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const parsed = z.coerce.number().min(min).max(max).safeParse(value);
+    if (!parsed.success || !Number.isFinite(parsed.data)) {
+      throw new ConfigError(`${name} must be a number from ${min} to ${max} (got "${value}")`);
+    }
+    return parsed.data;
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const parsed = BOOLEAN_WORDS[value.toLowerCase()];
+    if (parsed === undefined) throw new ConfigError(`${name} must be true or false (got "${value}")`);
+    return parsed;
+  }
+
+  url(name: string, fallback: string | undefined, protocols: readonly string[]): string | undefined {
+    const value = this.raw(name) ?? fallback;
+    if (value === undefined) return undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      throw new ConfigError(`${name} must be a URL like ${protocols[0]}//host (got "${value}")`);
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      throw new ConfigError(`${name} must use ${protocols.join(' or ')} (got "${value}")`);
+    }
+    return value;
+  }
+}
+
+function readPublicBaseUrl(reader: EnvReader): string | undefined {
+  const value = reader.url('PUBLIC_BASE_URL', undefined, ['https:', 'http:']);
+  if (value === undefined) return undefined;
+  const parsed = new URL(value);
+  if ((parsed.pathname !== '/' && parsed.pathname !== '') || parsed.search !== '' || parsed.hash !== '') {
+    throw new ConfigError(`PUBLIC_BASE_URL must be an origin only, like https://voice.example.com (got "${value}")`);
+  }
+  return parsed.origin;
+}
+
+function readTurnDetection(reader: EnvReader): TurnDetectionConfig {
+  const type = reader.oneOf('TURN_DETECTION', TURN_DETECTION_TYPES, 'server_vad');
+  const createResponse = reader.boolean('VAD_CREATE_RESPONSE', true);
+  const interruptResponse = reader.boolean('VAD_INTERRUPT_RESPONSE', true);
+  switch (type) {
+    case 'none':
+      return { type };
+    case 'semantic_vad':
+      return { type, eagerness: reader.oneOf('VAD_EAGERNESS', EAGERNESS_LEVELS, 'auto'), createResponse, interruptResponse };
+    case 'server_vad': {
+      const idleTimeoutMs = reader.raw('VAD_IDLE_TIMEOUT_MS') === undefined ? null : reader.integer('VAD_IDLE_TIMEOUT_MS', 0, 5_000, 30_000);
+      return {
+        type,
+        threshold: reader.number('VAD_THRESHOLD', 0.5, 0, 1),
+        prefixPaddingMs: reader.integer('VAD_PREFIX_PADDING_MS', 300, 0, 5_000),
+        silenceDurationMs: reader.integer('VAD_SILENCE_DURATION_MS', 500, 0, 10_000),
+        idleTimeoutMs,
+        createResponse,
+        interruptResponse,
+      };
+    }
+  }
+}
+
+/** Validates `env` (normally `process.env` after dotenv) into a frozen Config. Throws ConfigError. */
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const reader = new EnvReader(env);
+  const nodeEnv = reader.oneOf('NODE_ENV', NODE_ENVS, 'development');
+  const production = nodeEnv === 'production';
+  const port = reader.integer('PORT', 8080, 0, 65_535);
+
+  const apiKey = reader.optional('OPENAI_API_KEY');
+  const authToken = reader.optional('TWILIO_AUTH_TOKEN');
+  const publicBaseUrl = readPublicBaseUrl(reader);
+  if (production) {
+    for (const [name, value] of [
+      ['OPENAI_API_KEY', apiKey],
+      ['TWILIO_AUTH_TOKEN', authToken],
+      ['PUBLIC_BASE_URL', publicBaseUrl],
+    ] as const) {
+      if (value === null || value === undefined) throw new ConfigError(`${name} is required when NODE_ENV=production`);
+    }
+    if (publicBaseUrl !== undefined && !publicBaseUrl.startsWith('https://')) {
+      throw new ConfigError(`PUBLIC_BASE_URL must use https: when NODE_ENV=production (got "${publicBaseUrl}")`);
+    }
+  }
+
+  const realtimeUrl = reader.url('OPENAI_REALTIME_URL', 'wss://api.openai.com/v1/realtime', ['wss:', 'ws:'])!;
+  const defaultAuthMode = new URL(realtimeUrl).hostname.endsWith('.azure.com') ? 'api-key' : 'bearer';
+  const greeting = env['AGENT_GREETING'] === undefined ? DEFAULT_GREETING : reader.optional('AGENT_GREETING');
+
+  const config: Config = {
+    nodeEnv,
+    logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    server: {
+      port,
+      host: reader.string('HOST', '0.0.0.0'),
+      publicBaseUrl: publicBaseUrl ?? `http://localhost:${port}`,
+      publicBaseUrlDerived: publicBaseUrl === undefined,
+      maxConcurrentCalls: reader.integer('MAX_CONCURRENT_CALLS', 100, 1, 100_000),
+      maxMessageBytes: reader.integer('MAX_MESSAGE_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+      handshakeTimeoutMs: reader.integer('HANDSHAKE_TIMEOUT_MS', 5_000, 100, 60_000),
+      streamTokenTtlMs: reader.integer('STREAM_TOKEN_TTL_MS', 30_000, 1_000, 600_000),
+      recordDir: reader.optional('RECORD_DIR'),
+    },
+    twilio: {
+      authToken,
+      preludeSay: reader.optional('TWIML_PRELUDE_SAY'),
+    },
+    openai: {
+      backend: apiKey === null ? 'simulated' : 'openai',
+      apiKey,
+      realtimeUrl,
+      model: reader.string('OPENAI_REALTIME_MODEL', 'gpt-realtime'),
+      authMode: reader.oneOf('OPENAI_AUTH_MODE', AUTH_MODES, defaultAuthMode),
+      audioFormat: reader.oneOf('OPENAI_AUDIO_FORMAT', AUDIO_FORMATS, 'pcm'),
+      voice: reader.oneOf('OPENAI_VOICE', VOICES, 'marin'),
+      instructions: reader.string('AGENT_INSTRUCTIONS', DEFAULT_INSTRUCTIONS),
+      greeting,
+      turnDetection: readTurnDetection(reader),
+      transcriptionModel: reader.optional('INPUT_TRANSCRIPTION_MODEL'),
+      noiseReduction: reader.oneOf('NOISE_REDUCTION', NOISE_REDUCTION_TYPES, 'near_field'),
+      predialTimeoutMs: reader.integer('PREDIAL_TIMEOUT_MS', 5_000, 100, 60_000),
+      redialAttempts: reader.integer('UPSTREAM_REDIAL_ATTEMPTS', 0, 0, 5),
+    },
+    call: {
+      playbackLeadMs: reader.integer('PLAYBACK_LEAD_MS', 200, 40, 5_000),
+      markIntervalMs: reader.integer('MARK_INTERVAL_MS', 100, 20, 2_000),
+      forwardDtmf: reader.boolean('FORWARD_DTMF', true),
+    },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (value !== null && typeof value === 'object') {
+    for (const nested of Object.values(value)) deepFreeze(nested);
+    Object.freeze(value);
+  }
+  return value;
+}
