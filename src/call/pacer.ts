@@ -1,0 +1,176 @@
+/**
+ * Sends queued frames and marks to Twilio in FIFO order, keeping at most `leadMs` of audio buffered at Twilio.
+ *
+ * Why pace at all: Twilio plays whatever it is sent, so dumping a whole answer at once would leave seconds of audio
+ * buffered there that only a `clear` can stop, and would make "what did the caller hear" unknowable. A bounded lead
+ * keeps barge-in crisp while still absorbing network jitter.
+ *
+ * The pacer models Twilio's playback clock: `playbackEndMs` is the clock time at which Twilio will have played
+ * everything sent. A frame sent at `now` starts playing at `max(playbackEndMs, now)` and ends 20 ms later. A frame is
+ * sent when `bufferedAheadMs + 20 <= leadMs`, so the first `leadMs` of an answer go at once and then one frame per
+ * 20 ms. The wake-up time is derived from the model (`playbackEndMs + 20 - leadMs`), which advances by exactly 20 ms
+ * per frame: it is advanced, not re-sampled from `now`, so late timers do not accumulate drift (pipecat pattern).
+ * Everything runs on the injected Clock.
+ */
+import type { Clock, TimerHandle } from '../clock.js';
+import { FRAME_DURATION_MS } from '../audio/frames.js';
+import type { FrameEntry, MarkEntry, OutEntry } from './out-queue.js';
+
+/** Where the pacer takes entries from (an OutQueue). */
+export interface PacerSource {
+  peek(): OutEntry | undefined;
+  shift(): OutEntry | undefined;
+}
+
+/** Modelled timing of one sent frame, all on the injected clock, ms. */
+export interface FrameTiming {
+  /** Clock time the frame was handed to the sink. */
+  readonly sentAtMs: number;
+  /** Clock time Twilio is modelled to start playing it: `max(playbackEndMs, sentAtMs)`. */
+  readonly playStartMs: number;
+  /** Silence the caller heard just before this frame, in the middle of an item (0 when none). */
+  readonly underrunMs: number;
+}
+
+export interface PacerSink {
+  /** Returns false if the frame was refused (sequence error): it is then dropped and the playback model not advanced. */
+  sendFrame(frame: FrameEntry, timing: FrameTiming): boolean;
+  sendMark(mark: MarkEntry): void;
+}
+
+export interface PacerOptions {
+  clock: Clock;
+  /** Max audio buffered at Twilio ahead of real-time playback, ms (≥ 20; config `call.playbackLeadMs`). */
+  leadMs: number;
+  source: PacerSource;
+  sink: PacerSink;
+}
+
+export interface PacerStats {
+  framesSent: number;
+  marksSent: number;
+  /** Frames of an already-started item sent after the modelled playback ran dry. */
+  underruns: number;
+  /** Total modelled silence inside items, ms. */
+  underrunMs: number;
+}
+
+export class Pacer {
+  private readonly clock: Clock;
+  private readonly leadMs: number;
+  private readonly source: PacerSource;
+  private readonly sink: PacerSink;
+  private playbackEnd = -Infinity;
+  private timer: TimerHandle | null = null;
+  private wakeAtMs: number | null = null;
+  private pumping = false;
+  private stopped = false;
+  /** Bumped by reset(): a sink that interrupts from inside a send must not have its reset overwritten. */
+  private epoch = 0;
+  private readonly counters: PacerStats = { framesSent: 0, marksSent: 0, underruns: 0, underrunMs: 0 };
+
+  constructor(options: PacerOptions) {
+    if (!(options.leadMs >= FRAME_DURATION_MS)) throw new RangeError(`leadMs must be ≥ ${FRAME_DURATION_MS}`);
+    this.clock = options.clock;
+    this.leadMs = options.leadMs;
+    this.source = options.source;
+    this.sink = options.sink;
+  }
+
+  /** Clock time at which Twilio will have played everything sent, ms; -Infinity before the first frame / after reset. */
+  get playbackEndMs(): number {
+    return this.playbackEnd;
+  }
+
+  /** Audio sent but not yet played according to the model, ms (≥ 0). */
+  bufferedAheadMs(nowMs: number = this.clock.now()): number {
+    return Math.max(0, this.playbackEnd - nowMs);
+  }
+
+  /** Clock time of the pending wake-up, or null when none is scheduled. */
+  get nextWakeAtMs(): number | null {
+    return this.wakeAtMs;
+  }
+
+  stats(): PacerStats {
+    return { ...this.counters };
+  }
+
+  /** Sends whatever the lead allows now; call after enqueueing. Idempotent and re-entrancy safe. */
+  kick(): void {
+    if (this.stopped || this.pumping) return;
+    this.pumping = true;
+    try {
+      this.pump();
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** On interruption (after the queue is cleared and `clear` sent): no wake-up pending, playback model empty from now. */
+  reset(): void {
+    this.cancelTimer();
+    this.playbackEnd = -Infinity;
+    this.epoch++;
+  }
+
+  /** On hang-up: cancels the wake-up; later kicks do nothing. */
+  stop(): void {
+    this.stopped = true;
+    this.cancelTimer();
+  }
+
+  private pump(): void {
+    const nowMs = this.clock.now();
+    const epoch = this.epoch;
+    for (;;) {
+      const head = this.source.peek();
+      if (head === undefined) return;
+      if (head.kind === 'mark') {
+        // Marks take no playback time: they go as soon as the audio before them has gone.
+        this.source.shift();
+        this.counters.marksSent++;
+        this.sink.sendMark(head);
+        if (this.stopped || epoch !== this.epoch) return;
+        continue;
+      }
+      const sendAtMs = this.playbackEnd + FRAME_DURATION_MS - this.leadMs;
+      if (nowMs < sendAtMs) {
+        this.schedule(sendAtMs);
+        return;
+      }
+      this.source.shift();
+      const ranDry = nowMs > this.playbackEnd;
+      const playStartMs = ranDry ? nowMs : this.playbackEnd;
+      // Silence before the first frame of an item is a gap between turns, not an underrun.
+      const underrunMs = ranDry && head.itemOffsetMs > 0 && Number.isFinite(this.playbackEnd) ? nowMs - this.playbackEnd : 0;
+      const accepted = this.sink.sendFrame(head, { sentAtMs: nowMs, playStartMs, underrunMs });
+      if (accepted) {
+        this.counters.framesSent++;
+        if (underrunMs > 0) {
+          this.counters.underruns++;
+          this.counters.underrunMs += underrunMs;
+        }
+        if (epoch === this.epoch) this.playbackEnd = playStartMs + FRAME_DURATION_MS;
+      }
+      if (this.stopped || epoch !== this.epoch) return;
+    }
+  }
+
+  private schedule(atMs: number): void {
+    if (this.timer !== null && this.wakeAtMs === atMs) return;
+    this.cancelTimer();
+    this.wakeAtMs = atMs;
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null;
+      this.wakeAtMs = null;
+      this.kick();
+    }, atMs - this.clock.now());
+  }
+
+  private cancelTimer(): void {
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+    this.wakeAtMs = null;
+  }
+}
