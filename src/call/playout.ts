@@ -160,10 +160,13 @@ export class Playout {
     if (!this.isActive(nowMs)) return null;
     const dropped = this.queue.clear();
     this.pacer.reset();
+    const heard: HeardItem[] = this.ledger.inPlay(nowMs).map(({ itemId, responseId, heardMs, sentMs }) => ({ itemId, responseId, heardMs, sentMs }));
+    // New mark generation before the clear goes out: Twilio answers a clear by echoing every pending mark, and
+    // those echoes must already count as old.
+    this.ledger.clear(nowMs);
     this.sink.sendClear();
     this.counters.clears++;
 
-    const heard: HeardItem[] = this.ledger.inPlay(nowMs).map(({ itemId, responseId, heardMs, sentMs }) => ({ itemId, responseId, heardMs, sentMs }));
     const droppedByItem = new Map<string, number>();
     let droppedFrames = 0;
     for (const item of dropped) {
@@ -171,7 +174,6 @@ export class Playout {
       droppedByItem.set(item.itemId, item.droppedFrames);
       if (!heard.some((entry) => entry.itemId === item.itemId)) heard.push({ itemId: item.itemId, responseId: item.responseId, heardMs: 0, sentMs: 0 });
     }
-    this.ledger.clear(nowMs);
     for (const item of heard) {
       this.sequence.finishItem(item.responseId, item.itemId, 'interrupted', droppedByItem.get(item.itemId) ?? 0);
       this.rememberInterrupted(item.responseId);
