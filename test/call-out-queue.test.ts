@@ -54,19 +54,21 @@ describe('OutQueue', () => {
     expect(queue.isEmpty).toBe(true);
   });
 
-  it('turns an unsent interval mark at the very end into the end mark instead of doubling it', () => {
+  it('gives an item that ends on an interval boundary a single end mark there', () => {
     const queue = new OutQueue({ markIntervalMs: 100 });
     queue.push('r1', 'A', itemAudio(0, 0, 1600));
     queue.endItem('r1', 'A');
     expect(drain(queue).map(describeEntry)).toEqual(['A0', 'A1', 'A2', 'A3', 'A4', 'mark:A@100', 'A5', 'A6', 'A7', 'A8', 'A9', 'END:A@200']);
   });
 
-  it('still sends an end mark when the interval mark at the same offset has already gone', () => {
+  it('places an interval mark when the next frame arrives, so one already drained cannot be doubled by the end mark', () => {
     const queue = new OutQueue({ markIntervalMs: 100 });
     queue.push('r1', 'A', itemAudio(0, 0, 800));
-    expect(drain(queue).map(describeEntry)).toEqual(['A0', 'A1', 'A2', 'A3', 'A4', 'mark:A@100']);
+    expect(drain(queue).map(describeEntry)).toEqual(['A0', 'A1', 'A2', 'A3', 'A4']);
     queue.endItem('r1', 'A');
     expect(drain(queue).map(describeEntry)).toEqual(['END:A@100']);
+    queue.push('r1', 'B', itemAudio(1, 0, 960));
+    expect(drain(queue).map(describeEntry)).toEqual(['B0', 'B1', 'B2', 'B3', 'B4', 'mark:B@100', 'B5']);
   });
 
   it('keeps FIFO order across items: a new item ends the open one first, and late deltas of it are refused', () => {

@@ -9,8 +9,8 @@
  * - Every frame payload is exactly MULAW_BYTES_PER_FRAME (160) bytes; only an item's last frame may be padded.
  * - Frames of one item are queued in item order with `itemOffsetMs` = 20 × index; items never interleave.
  * - Each frame gets a `frameId` at enqueue, strictly increasing per queue: the identity the sequence log checks.
- * - A mark follows the frame that completes each `markIntervalMs` of item audio, and one (`endOfItem`) follows the
- *   item's last frame.
+ * - A mark sits right behind each `markIntervalMs` of item audio (queued once the next frame of the item arrives), and
+ *   one (`endOfItem`) behind the item's last frame; no two marks of an item share an offset.
  */
 import { FRAME_DURATION_MS, MULAW_BYTES_PER_FRAME, MulawFramer, mulawBytesToMs } from '../audio/frames.js';
 
@@ -37,7 +37,7 @@ export interface MarkEntry {
   /** Item audio acknowledged when this mark is echoed, ms (real audio: an end mark is not rounded up to the padding). */
   readonly itemOffsetMs: number;
   /** True for the mark behind an item's last frame. */
-  endOfItem: boolean;
+  readonly endOfItem: boolean;
 }
 
 export type OutEntry = FrameEntry | MarkEntry;
@@ -160,16 +160,7 @@ export class OutQueue {
     const tail = item.framer.flush();
     if (tail !== null) this.appendFrame(item, tail, mulawBytesToMs(tailBytes));
     const endOffsetMs = (item.frameCount - (tail === null ? 0 : 1)) * FRAME_DURATION_MS + (tail === null ? 0 : mulawBytesToMs(tailBytes));
-    const last = this.entries[this.entries.length - 1];
-    if (item.frameCount > 0) {
-      // An interval mark that already sits right behind the last frame (still unsent) becomes the end mark, so an
-      // item whose length is a multiple of the interval does not get two marks at the same offset.
-      if (this.length > 0 && last !== undefined && last.kind === 'mark' && last.itemId === itemId && last.itemOffsetMs === endOffsetMs) {
-        last.endOfItem = true;
-      } else {
-        this.entries.push({ kind: 'mark', responseId: item.responseId, itemId, itemOffsetMs: endOffsetMs, endOfItem: true });
-      }
-    }
+    if (item.frameCount > 0) this.entries.push({ kind: 'mark', responseId: item.responseId, itemId, itemOffsetMs: endOffsetMs, endOfItem: true });
     this.closedItemIds.add(itemId);
     this.open = null;
     return true;
@@ -211,12 +202,14 @@ export class OutQueue {
   private appendFrame(item: OpenItem, payload: Uint8Array, audioMs: number): void {
     if (payload.length !== MULAW_BYTES_PER_FRAME) throw new Error(`frame of ${payload.length} bytes`);
     const itemOffsetMs = item.frameCount * FRAME_DURATION_MS;
+    // The interval mark for the audio before this frame is placed when the next frame arrives, not when the
+    // interval completes: an item that ends on an interval boundary then gets only its end mark there, never two
+    // marks at one offset, whatever the pacer has already sent. It still sits right behind the audio it acknowledges.
+    if (itemOffsetMs > 0 && itemOffsetMs - item.lastMarkOffsetMs >= this.markIntervalMs) {
+      item.lastMarkOffsetMs = itemOffsetMs;
+      this.entries.push({ kind: 'mark', responseId: item.responseId, itemId: item.itemId, itemOffsetMs, endOfItem: false });
+    }
     item.frameCount++;
     this.entries.push({ kind: 'frame', responseId: item.responseId, itemId: item.itemId, payload, itemOffsetMs, audioMs, frameId: this.nextFrameId++ });
-    const endOffsetMs = itemOffsetMs + FRAME_DURATION_MS;
-    if (audioMs === FRAME_DURATION_MS && endOffsetMs - item.lastMarkOffsetMs >= this.markIntervalMs) {
-      item.lastMarkOffsetMs = endOffsetMs;
-      this.entries.push({ kind: 'mark', responseId: item.responseId, itemId: item.itemId, itemOffsetMs: endOffsetMs, endOfItem: false });
-    }
   }
 }
