@@ -1,0 +1,126 @@
+/**
+ * A bridge-less raw WebSocket client for the simulated OpenAI Realtime server: it sends GA client events and records
+ * every server event, so tests assert on exactly what a bridge would see.
+ */
+import type { RealtimeClientEvent, RealtimeServerEvent } from 'openai/resources/realtime/realtime';
+import WebSocket from 'ws';
+import { PCM_SAMPLE_RATE_HZ } from '../../src/audio/frames.js';
+import { bytesToBase64, pcm16ToBytes } from '../../src/audio/pcm.js';
+
+export class RawRealtimeClient {
+  readonly events: RealtimeServerEvent[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  private readonly listeners = new Set<() => void>();
+
+  private constructor(private readonly socket: WebSocket) {
+    socket.on('message', (data) => {
+      this.events.push(JSON.parse(String(data)) as RealtimeServerEvent);
+      for (const listener of [...this.listeners]) listener();
+    });
+    this.closed = new Promise((resolve) => {
+      socket.on('close', (code, reason) => {
+        resolve({ code, reason: reason.toString('utf8') });
+        for (const listener of [...this.listeners]) listener();
+      });
+    });
+  }
+
+  static connect(url: string, headers: Record<string, string>): Promise<RawRealtimeClient> {
+    const socket = new WebSocket(url, { headers });
+    return new Promise((resolve, reject) => {
+      const client = new RawRealtimeClient(socket);
+      socket.once('open', () => resolve(client));
+      socket.once('error', reject);
+      socket.once('unexpected-response', (_request, response) => reject(new Error(`HTTP ${response.statusCode}`)));
+    });
+  }
+
+  get types(): string[] {
+    return this.events.map((event) => event.type);
+  }
+
+  send(event: RealtimeClientEvent | Record<string, unknown>): void {
+    this.socket.send(JSON.stringify(event));
+  }
+
+  /** Appends 24 kHz PCM16 in 20 ms pieces, as a bridge streams caller audio. */
+  appendPcm(samples: Int16Array, chunkMs = 20): void {
+    const chunk = (PCM_SAMPLE_RATE_HZ / 1000) * chunkMs;
+    for (let offset = 0; offset < samples.length; offset += chunk) {
+      this.send({ type: 'input_audio_buffer.append', audio: bytesToBase64(pcm16ToBytes(samples.slice(offset, offset + chunk))) });
+    }
+  }
+
+  ofType<T extends RealtimeServerEvent['type']>(type: T): Array<Extract<RealtimeServerEvent, { type: T }>> {
+    return this.events.filter((event) => event.type === type) as Array<Extract<RealtimeServerEvent, { type: T }>>;
+  }
+
+  /** Resolves with the `count`-th event (1-based) of `type` once it has arrived. */
+  waitFor<T extends RealtimeServerEvent['type']>(type: T, count = 1, timeoutMs = 5_000): Promise<Extract<RealtimeServerEvent, { type: T }>> {
+    return this.waitUntil(() => this.ofType(type)[count - 1], `${count}× ${type}`, timeoutMs);
+  }
+
+  waitUntil<T>(probe: () => T | undefined, what: string, timeoutMs = 5_000): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const value = probe();
+        if (value !== undefined) {
+          this.listeners.delete(check);
+          clearTimeout(timer);
+          resolve(value);
+        }
+      };
+      const timer = setTimeout(() => {
+        this.listeners.delete(check);
+        reject(new Error(`timed out waiting for ${what}; got ${this.types.join(', ')}`));
+      }, timeoutMs);
+      this.listeners.add(check);
+      check();
+    });
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/** Attempts an upgrade that is expected to fail; resolves with the HTTP status and JSON body. */
+export function expectUpgradeRejected(url: string, headers: Record<string, string>): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { headers });
+    socket.once('open', () => {
+      socket.close();
+      reject(new Error('upgrade unexpectedly accepted'));
+    });
+    socket.once('unexpected-response', (_request, response) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+    socket.once('error', () => undefined);
+  });
+}
+
+/** `durationMs` of a sine at 24 kHz: caller "speech" the energy VAD hears. */
+export function toneBurst(durationMs: number, frequencyHz = 440, amplitude = 8_000): Int16Array {
+  const count = (PCM_SAMPLE_RATE_HZ / 1000) * durationMs;
+  const out = new Int16Array(count);
+  for (let n = 0; n < count; n++) out[n] = Math.round(amplitude * Math.sin((2 * Math.PI * frequencyHz * n) / PCM_SAMPLE_RATE_HZ));
+  return out;
+}
+
+export function silence(durationMs: number): Int16Array {
+  return new Int16Array((PCM_SAMPLE_RATE_HZ / 1000) * durationMs);
+}
+
+export function concatSamples(...parts: Int16Array[]): Int16Array {
+  const out = new Int16Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+export const GA_SESSION = { type: 'realtime' } as const;
