@@ -44,6 +44,7 @@ describe('Pacer', () => {
     expect(pacer.bufferedAheadMs()).toBe(200);
     expect(pacer.nextWakeAtMs).toBe(1_020);
     clock.advance(19.999);
+    push('A', 20); // a kick just before the due time must not send early either
     expect(frames()).toHaveLength(10);
     clock.advance(0.001);
     expect(frames()).toHaveLength(11);
@@ -54,9 +55,11 @@ describe('Pacer', () => {
     // Each frame is modelled to start where the previous one ends.
     expect(frames().map((entry) => entry.timing!.playStartMs)).toEqual(Array.from({ length: 20 }, (_, index) => 1_000 + index * 20));
     expect(pacer.playbackEndMs).toBe(1_400);
+    clock.advance(20);
+    expect(frames()).toHaveLength(21);
     expect(clock.pendingTimers).toBe(0);
-    // Marks 100, 200, 300; the one at 400 waits for the item's next frame or its end.
-    expect(pacer.stats()).toEqual({ framesSent: 20, marksSent: 3, underruns: 0, underrunMs: 0 });
+    // Marks 100 … 400; the one at 420 waits for the item's next frame or its end.
+    expect(pacer.stats()).toEqual({ framesSent: 21, marksSent: 4, underruns: 0, underrunMs: 0 });
   });
 
   it('derives wake-ups from the playback model (advanced, not re-sampled) when the lead is not a whole number of frames', () => {

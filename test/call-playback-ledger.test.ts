@@ -71,6 +71,17 @@ describe('PlaybackLedger', () => {
     expect(ledger.sentMs('A')).toBe(112.5);
     expect(ledger.heardMs('A', 111.9)).toBe(111);
     expect(ledger.heardMs('A', 119)).toBe(112);
+    // Once the end mark is echoed nothing is unechoed: only the sent audio bounds the extrapolation.
+    ledger.onMarkEchoed('cb1.2', 120);
+    expect(ledger.heardMs('A', 10_000)).toBe(112);
+  });
+
+  it('caps the playback model at the real audio too: the padded tail plays 20 ms but carries 12.5', () => {
+    const ledger = new PlaybackLedger();
+    sendRun(ledger, 'A', 0, 5, 0, 0);
+    ledger.onFrameSent(frame('A', 100, 12.5), 0, 100);
+    expect(ledger.heardMs('A', 110)).toBe(110);
+    expect(ledger.heardMs('A', 119)).toBe(112);
   });
 
   it("anchors the next item's start to the previous item's end echo when it was already buffered", () => {
