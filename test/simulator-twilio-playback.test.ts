@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.js';
-import { TwilioPlaybackEmulator, type MarkEcho } from '../src/simulator/twilio-playback.js';
+import { renderHeardTimeline, TwilioPlaybackEmulator, type MarkEcho } from '../src/simulator/twilio-playback.js';
 
 const STREAM_SID = 'MZtest';
 
@@ -151,5 +151,16 @@ describe('TwilioPlaybackEmulator', () => {
     expect(echoes).toEqual([]);
     expect(playback.receive(media(ramp(10)))).toBe('ignored');
     expect(playback.counters.afterStop).toBe(1);
+  });
+
+  it('renders heard segments on the call timeline with silence between them, clipped to the duration', () => {
+    const timeline = renderHeardTimeline(
+      [
+        { startMs: 1, bytes: ramp(8, 1) },
+        { startMs: 3, bytes: ramp(16, 100) },
+      ],
+      4,
+    );
+    expect(Array.from(timeline)).toEqual([...Array(8).fill(0xff), ...ramp(8, 1), ...Array(8).fill(0xff), ...ramp(8, 100)]);
   });
 });

@@ -12,7 +12,7 @@
  * but never stretches what was heard.
  */
 import type { Clock, TimerHandle } from '../clock.js';
-import { MULAW_BYTES_PER_MS } from '../audio/frames.js';
+import { MULAW_BYTES_PER_MS, MULAW_SILENCE_BYTE } from '../audio/frames.js';
 
 export interface HeardSegment {
   /** When the first byte of this run was played, ms since origin. */
@@ -387,6 +387,20 @@ function joinChunks(chunks: readonly Uint8Array[], byteLength: number): Uint8Arr
   for (const chunk of chunks) {
     out.set(chunk, offset);
     offset += chunk.length;
+  }
+  return out;
+}
+
+/**
+ * The heard audio laid on a timeline from 0 to `durationMs`: segments at their start times, mu-law silence between
+ * them. What a recording of the caller's earpiece would contain; segments are clipped to the duration.
+ */
+export function renderHeardTimeline(segments: readonly HeardSegment[], durationMs: number): Uint8Array {
+  const out = new Uint8Array(Math.max(0, Math.round(durationMs * MULAW_BYTES_PER_MS))).fill(MULAW_SILENCE_BYTE);
+  for (const segment of segments) {
+    const offset = Math.round(segment.startMs * MULAW_BYTES_PER_MS);
+    if (offset >= out.length) continue;
+    out.set(segment.bytes.subarray(0, out.length - offset), offset);
   }
   return out;
 }
