@@ -1,4 +1,7 @@
 import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -12,7 +15,7 @@ import {
   type MediaStreamHandlers,
   type MediaStreamSession,
 } from '../src/twilio/media-stream.js';
-import type { MediaStreamRecorder } from '../src/twilio/recorder.js';
+import { CallRecorder, type MediaStreamRecorder } from '../src/twilio/recorder.js';
 import { captureLogs } from './helpers/twilio-logs.js';
 import { CALL_SID, connectedWire, dtmfWire, frame, markWire, mediaWire, startWire, STREAM_SID, stopWire } from './helpers/twilio-wire.js';
 
@@ -480,5 +483,30 @@ describe('MediaStreamSession: recorder', () => {
     ]);
     expect(identities).toEqual([{ streamSid: STREAM_SID, callSid: CALL_SID }]);
     expect(closes).toBe(1);
+  });
+
+  it('with a real CallRecorder, the file replays as the exact messages sent, in fixture format', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'callbridge-ms-rec-'));
+    try {
+      const clock = new ManualClock();
+      const recorder = new CallRecorder({ dir, clock });
+      const { connect } = await startServer({ recorder, clock });
+      const connection = await connect();
+      const session = await started(connection);
+      const sink = collector();
+      session.setHandlers(sink.handlers);
+      const sent = [mediaWire(2, 1, 0, frame(1)), mediaWire(3, 2, 60, frame(2)), dtmfWire(4, '9'), stopWire(5)];
+      for (const message of sent) connection.send(message);
+      connection.client.close(1000);
+      await sink.untilClose();
+      await recorder.close();
+
+      const lines = (await readFile(path.join(dir, `${CALL_SID}_${STREAM_SID}.jsonl`), 'utf8')).trimEnd().split('\n');
+      expect(lines.map((line) => JSON.parse(line) as unknown)).toEqual(
+        [connectedWire(), startWire(), ...sent].map((message) => ({ atMs: 0, message })),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
