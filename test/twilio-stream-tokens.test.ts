@@ -73,4 +73,17 @@ describe('StreamTokenRegistry', () => {
     info.callSid = 'mutated';
     expect(registry.consume(token)?.callSid).toBe('CA1');
   });
+
+  it('size counts only live tokens, without waiting for the next issue', () => {
+    const clock = new ManualClock();
+    const registry = new StreamTokenRegistry({ clock, ttlMs: 1_000 });
+    registry.issue(INFO);
+    clock.advance(500);
+    registry.issue(INFO);
+    expect(registry.size).toBe(2);
+    clock.advance(500);
+    expect(registry.size).toBe(1);
+    clock.advance(500);
+    expect(registry.size).toBe(0);
+  });
 });

@@ -41,8 +41,9 @@ export class StreamTokenRegistry {
     this.maxEntries = options.maxEntries ?? 10_000;
   }
 
-  /** Live (issued, unconsumed, maybe not yet pruned) tokens. */
+  /** Tokens issued, not consumed and not expired (prunes first, so capacity checks never count dead tokens). */
   get size(): number {
+    this.prune();
     return this.entries.size;
   }
 
