@@ -122,8 +122,9 @@ export class FakeRealtimeServer {
     return waitUntil(this.subscribe, () => this.messages.length >= count);
   }
 
-  waitForClientClose(): Promise<void> {
-    return waitUntil(this.subscribe, () => this.clientCloses.length > 0);
+  /** Resolves once `count` client connections have closed. */
+  waitForClientClose(count = 1): Promise<void> {
+    return waitUntil(this.subscribe, () => this.clientCloses.length >= count);
   }
 
   /** For `hang`: resolves when the client gave up the TCP connection it was upgrading. */
