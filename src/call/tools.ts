@@ -1,0 +1,47 @@
+/**
+ * Function tools the agent may call. The bridge advertises their schemas in `session.update` and runs the handler
+ * when a response ends with a function call; the outputs go back as `function_call_output` items, followed by
+ * exactly one `response.create`.
+ */
+import type { RealtimeFunctionTool } from 'openai/resources/realtime/realtime';
+
+export interface ToolContext {
+  callSid: string;
+  streamSid: string;
+}
+
+export interface ToolDefinition {
+  name: string;
+  description: string;
+  /** JSON Schema of the arguments object. */
+  parameters: Record<string, unknown>;
+  /** Returns the output given to the model (a string; objects are JSON-encoded). May throw: the error text is returned. */
+  handler(args: unknown, context: ToolContext): Promise<unknown> | unknown;
+}
+
+export function toolSchemas(tools: readonly ToolDefinition[]): RealtimeFunctionTool[] {
+  return tools.map((tool) => ({ type: 'function', name: tool.name, description: tool.description, parameters: tool.parameters }));
+}
+
+/** Runs one call of a tool and always yields a string output; never throws. */
+export async function runTool(
+  tools: readonly ToolDefinition[],
+  name: string,
+  argumentsJson: string,
+  context: ToolContext,
+): Promise<{ output: string; ok: boolean }> {
+  const tool = tools.find((candidate) => candidate.name === name);
+  if (tool === undefined) return { output: JSON.stringify({ error: `unknown tool "${name}"` }), ok: false };
+  let args: unknown;
+  try {
+    args = argumentsJson.trim() === '' ? {} : JSON.parse(argumentsJson);
+  } catch {
+    return { output: JSON.stringify({ error: 'arguments are not valid JSON' }), ok: false };
+  }
+  try {
+    const result = await tool.handler(args, context);
+    return { output: typeof result === 'string' ? result : JSON.stringify(result ?? null), ok: true };
+  } catch (error) {
+    return { output: JSON.stringify({ error: error instanceof Error ? error.message : String(error) }), ok: false };
+  }
+}
