@@ -73,6 +73,8 @@ export interface PlaceCallOptions {
   connectUrl?: string;
   /** False: upgrade without `X-Twilio-Signature` (to test refusal). Default true. */
   signUpgrade?: boolean;
+  /** Twilio sets up the media path after reading the TwiML: wait this long before opening the WebSocket (default 0). */
+  connectDelayMs?: number;
   /** Path of the Voice webhook (default `/incoming-call`). */
   webhookPath?: string;
 }
@@ -214,6 +216,9 @@ export async function placeCall(options: PlaceCallOptions): Promise<SimulatedCal
   const headers: Record<string, string> = {};
   if (options.authToken !== null && options.signUpgrade !== false) {
     headers['X-Twilio-Signature'] = twilio.getExpectedTwilioSignature(options.authToken, streamUrl, {});
+  }
+  if ((options.connectDelayMs ?? 0) > 0) {
+    await new Promise<void>((resolve) => clock.setTimeout(resolve, options.connectDelayMs ?? 0));
   }
   const socket = await openSocket(dialUrl, headers);
   return new LiveCall({ clock, socket, callSid, accountSid, twiml, parsedTwiml, streamUrl, script, options }).publicView();
