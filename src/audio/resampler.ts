@@ -136,3 +136,19 @@ export function resamplerHeapMarkBytes(): number {
   speex._free(probe);
   return probe;
 }
+
+/** Resamples a whole clip (not a stream) with the filter tail included: for bundled prompts and test audio. */
+export function resampleClip(samples: Int16Array, inputRateHz: number, outputRateHz: number): Int16Array {
+  if (inputRateHz === outputRateHz) return samples;
+  const resampler = new StreamingResampler(inputRateHz, outputRateHz);
+  try {
+    const body = resampler.process(samples);
+    const tail = resampler.drain();
+    const out = new Int16Array(body.length + tail.length);
+    out.set(body, 0);
+    out.set(tail, body.length);
+    return out;
+  } finally {
+    resampler.dispose();
+  }
+}

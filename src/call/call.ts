@@ -33,7 +33,7 @@ import { Playout } from './playout.js';
 import { ResponseGate } from './response-gate.js';
 import { runTool, type ToolDefinition } from './tools.js';
 import { readWav } from '../simulator/wav.js';
-import { StreamingResampler } from '../audio/resampler.js';
+import { resampleClip } from '../audio/resampler.js';
 import { encodeMulaw } from '../audio/mulaw.js';
 
 export interface CallOptions {
@@ -413,17 +413,7 @@ let apologyCache: Uint8Array | null = null;
 function apologyMulaw(): Uint8Array {
   if (apologyCache !== null) return apologyCache;
   const wav = readWav(readFileSync(fileURLToPath(new URL('../../assets/apology.wav', import.meta.url))));
-  let samples = wav.samples;
-  if (wav.sampleRateHz !== MULAW_SAMPLE_RATE_HZ) {
-    const resampler = new StreamingResampler(wav.sampleRateHz, MULAW_SAMPLE_RATE_HZ);
-    const head = resampler.process(wav.samples);
-    const tail = resampler.drain();
-    resampler.dispose();
-    samples = new Int16Array(head.length + tail.length);
-    samples.set(head);
-    samples.set(tail, head.length);
-  }
-  apologyCache = encodeMulaw(samples);
+  apologyCache = encodeMulaw(resampleClip(wav.samples, wav.sampleRateHz, MULAW_SAMPLE_RATE_HZ));
   return apologyCache;
 }
 

@@ -18,7 +18,7 @@ import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import { FRAME_DURATION_MS, MULAW_BYTES_PER_FRAME, MULAW_SAMPLE_RATE_HZ, MULAW_SILENCE_BYTE } from '../audio/frames.js';
 import { encodeMulaw } from '../audio/mulaw.js';
 import { bytesToBase64 } from '../audio/pcm.js';
-import { StreamingResampler } from '../audio/resampler.js';
+import { resampleClip } from '../audio/resampler.js';
 import { readWav } from './wav.js';
 import {
   buildFixture,
@@ -334,18 +334,7 @@ function loadMulaw(audio: Exclude<CallerAudio, { kind: 'fixture' }>): Uint8Array
 
 /** Resamples a whole clip to 8 kHz, tail included. */
 export function resampleTo8k(samples: Int16Array, sampleRateHz: number): Int16Array {
-  if (sampleRateHz === MULAW_SAMPLE_RATE_HZ) return samples;
-  const resampler = new StreamingResampler(sampleRateHz, MULAW_SAMPLE_RATE_HZ);
-  try {
-    const body = resampler.process(samples);
-    const tail = resampler.drain();
-    const out = new Int16Array(body.length + tail.length);
-    out.set(body, 0);
-    out.set(tail, body.length);
-    return out;
-  } finally {
-    resampler.dispose();
-  }
+  return resampleClip(samples, sampleRateHz, MULAW_SAMPLE_RATE_HZ);
 }
 
 async function postWebhook(url: string, signedUrl: string, params: Record<string, string>, authToken: string | null): Promise<string> {

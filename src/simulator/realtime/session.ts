@@ -18,7 +18,7 @@ import type {
 import type { Clock, TimerHandle } from '../../clock.js';
 import { decodeMulaw, encodeMulaw } from '../../audio/mulaw.js';
 import { base64ToBytes, bytesToBase64, bytesToPcm16, pcm16ToBytes } from '../../audio/pcm.js';
-import { StreamingResampler } from '../../audio/resampler.js';
+import { resampleClip } from '../../audio/resampler.js';
 import { MULAW_SAMPLE_RATE_HZ, PCM_SAMPLE_RATE_HZ } from '../../audio/frames.js';
 import type { Logger } from '../../logger.js';
 import * as errors from './errors.js';
@@ -1012,19 +1012,10 @@ function assistantItem(
 /** 24 kHz PCM16 → the session's output format: PCM16 bytes as they are, or band-limited to 8 kHz and mu-law coded. */
 function encodeForOutput(samples24k: Int16Array, format: AudioFormatInfo): Uint8Array {
   if (format.kind === 'pcm') return pcm16ToBytes(samples24k).slice();
-  const resampler = new StreamingResampler(PCM_SAMPLE_RATE_HZ, MULAW_SAMPLE_RATE_HZ);
-  try {
-    const body = resampler.process(samples24k);
-    const tail = resampler.drain();
-    const samples8k = new Int16Array(body.length + tail.length);
-    samples8k.set(body, 0);
-    samples8k.set(tail, body.length);
-    // Keep exactly duration × 8 samples: the filter tail must not lengthen the item past the audio it represents.
-    const exactLength = Math.round((samples24k.length * MULAW_SAMPLE_RATE_HZ) / PCM_SAMPLE_RATE_HZ);
-    return encodeMulaw(samples8k.subarray(0, exactLength));
-  } finally {
-    resampler.dispose();
-  }
+  const samples8k = resampleClip(samples24k, PCM_SAMPLE_RATE_HZ, MULAW_SAMPLE_RATE_HZ);
+  // Keep exactly duration × 8 samples: the filter tail must not lengthen the item past the audio it represents.
+  const exactLength = Math.round((samples24k.length * MULAW_SAMPLE_RATE_HZ) / PCM_SAMPLE_RATE_HZ);
+  return encodeMulaw(samples8k.subarray(0, exactLength));
 }
 
 /** Replaces base64 audio payloads by their decoded size, for logs of long sessions. */
