@@ -28,7 +28,7 @@ async function resolveUpstream(config: Readonly<Config>, logger: Logger): Promis
     return { target: { url: openai.realtimeUrl, model: openai.model, apiKey: openai.apiKey, authMode: openai.authMode }, close: async () => {} };
   }
   const backendKey = `sim-${process.pid}-${Date.now()}`;
-  const backend = await startEmbeddedRealtimeBackend({ apiKey: backendKey, logger: logger.child({ component: 'simulated-realtime' }) });
+  const backend = await startEmbeddedRealtimeBackend({ apiKey: backendKey, logger });
   logger.warn(
     { url: backend.url },
     '*** OPENAI_API_KEY is not set: using the EMBEDDED SIMULATED Realtime backend (canned speech, no AI). Set OPENAI_API_KEY to talk to OpenAI. ***',

@@ -136,10 +136,9 @@ export class Call {
   start(): void {
     if (this.state !== 'idle') return;
     this.state = 'live';
-    this.logger.info(
-      { predialled: this.options.predialled ?? false, audioFormat: this.options.config.openai.audioFormat, customParameters: this.options.stream.start.customParameters },
-      'call started',
-    );
+    // The stream token is spent by now, but it is a credential: keep it out of the logs.
+    const { streamToken: _spent, ...customParameters } = this.options.stream.start.customParameters;
+    this.logger.info({ predialled: this.options.predialled ?? false, audioFormat: this.options.config.openai.audioFormat, customParameters }, 'call started');
     this.options.stream.setHandlers({
       onMedia: (payload) => this.onCallerAudio(payload),
       onMark: (name) => this.onMarkEchoed(name),
@@ -402,7 +401,9 @@ export class Call {
       upstreamFaults: this.counters.upstreamFaults,
       usage: { ...this.usage },
     };
-    this.logger.info(summary, 'call ended');
+    // callSid and streamSid are already bound to this logger.
+    const { callSid: _callSid, streamSid: _streamSid, ...fields } = summary;
+    this.logger.info(fields, 'call ended');
     this.resolveEnded(summary);
   }
 }
