@@ -100,6 +100,8 @@ export class Call {
   private greeted = false;
   private apologyTimer: TimerHandle | null = null;
   private readonly dtmf: DtmfCollector;
+  /** The agent item whose audio is arriving, until its `output_audio.done`. */
+  private openItem: { responseId: string; itemId: string } | null = null;
   /** Output-format bytes received per assistant item: truncates are capped at what the API actually sent. */
   private readonly receivedBytesByItem = new Map<string, number>();
   private readonly counters = { turns: 0, responses: 0, bargeIns: 0, truncates: 0, framesIn: 0, lateDeltasDropped: 0, upstreamFaults: 0 };
@@ -248,6 +250,7 @@ export class Call {
       return;
     }
     const bytes = base64ToBytes(deltaBase64);
+    this.openItem = { responseId, itemId };
     this.receivedBytesByItem.set(itemId, (this.receivedBytesByItem.get(itemId) ?? 0) + bytes.length);
     const mulaw = this.outbound === null ? bytes : this.outbound.transcode(bytes);
     if (mulaw.length > 0) this.playout.enqueue(responseId, itemId, mulaw);
@@ -255,11 +258,17 @@ export class Call {
 
   private onAudioDone(responseId: string, itemId: string): void {
     if (this.state !== 'live' || this.gate.isStale(responseId)) return;
+    this.finishItem(responseId, itemId);
+  }
+
+  /** Releases the resampler's tail and closes the item in the out-queue (padded last frame, end mark). */
+  private finishItem(responseId: string, itemId: string): void {
     if (this.outbound !== null) {
       const tail = this.outbound.drain();
       if (tail.length > 0) this.playout.enqueue(responseId, itemId, tail);
     }
     this.playout.endItem(responseId, itemId);
+    this.openItem = null;
   }
 
   private onResponseDone(event: ResponseDoneEvent): void {
@@ -316,7 +325,10 @@ export class Call {
     if (interrupted !== null) {
       this.counters.bargeIns++;
       this.outbound?.reset();
+      this.openItem = null;
       for (const { itemId, heardMs } of interrupted.heard) {
+        // Only items this session sent: after a re-dial, the old session's items are unknown to the new one.
+        if (!this.receivedBytesByItem.has(itemId)) continue;
         const receivedMs = Math.floor(this.receivedMs(itemId));
         const audioEndMs = Math.max(0, Math.min(heardMs, receivedMs));
         this.upstream.send({ type: 'conversation.item.truncate', item_id: itemId, content_index: 0, audio_end_ms: audioEndMs });
@@ -343,8 +355,11 @@ export class Call {
     this.logger.error({ fault: fault.kind, code: fault.code, status: fault.status, detail: fault.message }, 'upstream session lost');
     if (this.redialsLeft > 0 && this.options.redial !== undefined) {
       this.redialsLeft--;
+      // The answer that was arriving will never be finished: let what came play out, ended cleanly.
+      if (this.openItem !== null) this.finishItem(this.openItem.responseId, this.openItem.itemId);
       this.logger.warn({ redialsLeft: this.redialsLeft }, 're-dialling the upstream session');
       this.gate.reset();
+      this.receivedBytesByItem.clear();
       this.upstream = this.options.redial();
       this.greeted = true; // a re-dialled session continues the call: no second greeting
       this.attachUpstream(this.upstream);
@@ -358,6 +373,7 @@ export class Call {
     this.state = 'apologising';
     this.playout.interrupt();
     this.outbound?.reset();
+    this.openItem = null;
     this.playout.enqueue('callbridge-apology', 'callbridge-apology', apologyMulaw());
     this.playout.endItem('callbridge-apology', 'callbridge-apology');
     const durationMs = apologyMulaw().length / MULAW_BYTES_PER_MS;
