@@ -31,7 +31,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { CallSummary } from '../src/call/call.js';
 import { MULAW_BYTES_PER_FRAME } from '../src/audio/frames.js';
@@ -156,6 +156,8 @@ const ADDED_LATENCY_LIMIT_MS = 5;
 const SEARCH_STEPS = [25, 50, 100, 150, 200, 250, 300, 400, 500, 600, 800, 1_000];
 /** A first delta with no frame at the caller within this long counts as unmatched (the response never played). */
 const MATCH_LIMIT_MS = 2_000;
+/** How long the idle bridge is measured before the calls. */
+const IDLE_MEASURE_MS = 2_000;
 
 /** Cores available at start (read before this process pins itself to one, which would make it 1). */
 const CORES = availableParallelism();
@@ -516,6 +518,8 @@ interface ScenarioResult {
   /** The same split into user (JS, GC, libuv) and system (kernel: socket syscalls, loopback TCP) time. */
   cpuUserMsPerCallSecond: number;
   cpuSystemMsPerCallSecond: number;
+  /** Bridge CPU with no calls, ms per second (already included, spread over N, in cpuMsPerCallSecond). */
+  idleCpuMsPerSecond: number;
   /** Bridge CPU as % of one core over the window. */
   serverCpuPercent: number;
   rssBeforeMiB: number;
@@ -550,6 +554,10 @@ interface ScenarioResult {
   /** This process (callers + simulated Realtime): % of one core over the window, and its event-loop delay p99. */
   generatorCpuPercent: number;
   generatorLoopDelayP99Ms: number;
+  generatorLoopDelayMaxMs: number;
+  /** Its GC pauses over the window: they delay the timestamps taken here, i.e. inflate the latencies measured. */
+  generatorGcTotalMs: number;
+  generatorGcMaxMs: number;
   bridgeWarnings: number;
   pinned: boolean;
   clean: boolean;
@@ -580,6 +588,11 @@ async function runScenario(mode: Mode, calls: number, seconds: number, options: 
     const baseUrl = `http://127.0.0.1:${bridge.port}`;
     await sleep(300);
     const before = await bridge.baseline();
+    // Idle cost of the bridge (timers, sampler), for scale: the per-call figure below includes it, spread over N.
+    const idle0 = await bridge.stats();
+    await sleep(IDLE_MEASURE_MS);
+    const idle1 = await bridge.stats();
+    const idleCpuMsPerS = (idle1.cpuUserUs + idle1.cpuSystemUs - idle0.cpuUserUs - idle0.cpuSystemUs) / (idle1.atEpochMs - idle0.atEpochMs);
 
     // Ramp: call i is dialled at t0 + i·ramp/N, one at a time, so that session i on the simulated server is call i's.
     const durationMs = options.rampMs + options.warmupMs + seconds * 1_000 + 10_000 + calls * 20;
@@ -613,6 +626,15 @@ async function runScenario(mode: Mode, calls: number, seconds: number, options: 
     // Steady window.
     const generatorDelay = monitorEventLoopDelay({ resolution: 1 });
     generatorDelay.enable();
+    const generatorGc = { count: 0, totalMs: 0, maxMs: 0 };
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        generatorGc.count++;
+        generatorGc.totalMs += entry.duration;
+        generatorGc.maxMs = Math.max(generatorGc.maxMs, entry.duration);
+      }
+    });
+    gcObserver.observe({ entryTypes: ['gc'] });
     const generatorCpu0 = process.cpuUsage();
     const wall0 = performance.now();
     const windowStart = epochNowMs();
@@ -626,6 +648,7 @@ async function runScenario(mode: Mode, calls: number, seconds: number, options: 
     const generatorCpu = process.cpuUsage(generatorCpu0);
     const generatorWallMs = performance.now() - wall0;
     generatorDelay.disable();
+    gcObserver.disconnect();
 
     // Hang up, collect.
     const results = await Promise.all(
@@ -703,6 +726,7 @@ async function runScenario(mode: Mode, calls: number, seconds: number, options: 
       cpuMsPerCallSecond: round3(cpuMs / Math.max(1, connected) / windowS),
       cpuUserMsPerCallSecond: round3((s1.cpuUserUs - s0.cpuUserUs) / 1_000 / Math.max(1, connected) / windowS),
       cpuSystemMsPerCallSecond: round3((s1.cpuSystemUs - s0.cpuSystemUs) / 1_000 / Math.max(1, connected) / windowS),
+      idleCpuMsPerSecond: round3(idleCpuMsPerS),
       serverCpuPercent: round1((cpuMs / (windowS * 1_000)) * 100),
       rssBeforeMiB: round1(before.rssBytes / 2 ** 20),
       peakRssMiB: round1(s1.peakRssBytes / 2 ** 20),
@@ -733,6 +757,9 @@ async function runScenario(mode: Mode, calls: number, seconds: number, options: 
       serverPreemptions: s1.involuntaryContextSwitches - s0.involuntaryContextSwitches,
       generatorCpuPercent: round1(((generatorCpu.user + generatorCpu.system) / 1_000 / generatorWallMs) * 100),
       generatorLoopDelayP99Ms: round3(generatorDelay.percentile(99) / 1e6),
+      generatorLoopDelayMaxMs: round3(generatorDelay.max / 1e6),
+      generatorGcTotalMs: round1(generatorGc.totalMs),
+      generatorGcMaxMs: round1(generatorGc.maxMs),
       bridgeWarnings: warnings,
       pinned: bridge.pinned,
       clean:
@@ -764,6 +791,7 @@ function printTable(title: string, results: readonly ScenarioResult[]): void {
     ['steady window, s', (r) => fmt(r.windowS, 1)],
     ['server CPU, ms per call-second', (r) => fmt(r.cpuMsPerCallSecond, 3)],
     ['  of which user / system', (r) => `${fmt(r.cpuUserMsPerCallSecond, 3)} / ${fmt(r.cpuSystemMsPerCallSecond, 3)}`],
+    ['idle server CPU, ms per second', (r) => fmt(r.idleCpuMsPerSecond, 2)],
     ['server CPU, % of one core', (r) => fmt(r.serverCpuPercent, 1)],
     ['RSS idle → peak, MiB', (r) => `${fmt(r.rssBeforeMiB, 1)} → ${fmt(r.peakRssMiB, 1)}`],
     ['peak RSS per call, KiB', (r) => fmt(r.rssPerCallKiB, 1)],
@@ -780,7 +808,8 @@ function printTable(title: string, results: readonly ScenarioResult[]): void {
     ['server loop delay p99 / max, ms', (r) => `${fmt(r.serverLoopDelayP99Ms, 2)} / ${fmt(r.serverLoopDelayMaxMs, 2)}`],
     ['server GC count / total ms / max ms', (r) => `${r.serverGcCount} / ${fmt(r.serverGcTotalMs, 1)} / ${fmt(r.serverGcMaxMs, 1)}`],
     ['server preemptions (other processes)', (r) => String(r.serverPreemptions)],
-    ['generator CPU %, loop delay p99 ms', (r) => `${fmt(r.generatorCpuPercent, 1)}, ${fmt(r.generatorLoopDelayP99Ms, 2)}`],
+    ['generator CPU %, loop delay p99 / max ms', (r) => `${fmt(r.generatorCpuPercent, 1)}, ${fmt(r.generatorLoopDelayP99Ms, 2)} / ${fmt(r.generatorLoopDelayMaxMs, 1)}`],
+    ['generator GC total / max pause, ms', (r) => `${fmt(r.generatorGcTotalMs, 1)} / ${fmt(r.generatorGcMaxMs, 1)}`],
     ['clean', (r) => (r.clean ? 'yes' : 'NO')],
   ];
   const headers = results.map((r) => `${r.mode} × ${r.calls}`);
