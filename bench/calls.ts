@@ -63,6 +63,8 @@ interface Options {
   speedFactor: number;
   pin: boolean;
   profileDir: string | null;
+  /** V8 young-generation semi-space for the bridge, MiB (null = Node's default). */
+  semiSpaceMb: number | null;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -78,6 +80,7 @@ function parseOptions(argv: readonly string[]): Options {
     speedFactor: 4,
     pin: true,
     profileDir: null,
+    semiSpaceMb: null,
   };
   const number = (name: string, value: string | undefined, min: number, max: number): number => {
     const parsed = Number(value);
@@ -124,6 +127,9 @@ function parseOptions(argv: readonly string[]): Options {
       case '--no-pin':
         options.pin = false;
         break;
+      case '--semi-space-mb':
+        options.semiSpaceMb = Math.round(number(flag, value(), 1, 1_024));
+        break;
       case '--profile':
         options.profileDir = value() ?? null;
         if (options.profileDir === null) throw new Error('--profile needs a directory');
@@ -132,7 +138,7 @@ function parseOptions(argv: readonly string[]): Options {
       case '-h':
         process.stdout.write(
           'usage: npx tsx bench/calls.ts [--calls N] [--seconds S] [--modes pcm,pcmu] [--search] [--search-seconds S] [--budget S]\n' +
-            '                               [--ramp-ms MS] [--warmup-ms MS] [--speed-factor F] [--no-pin] [--profile DIR]\n',
+            '                               [--ramp-ms MS] [--warmup-ms MS] [--speed-factor F] [--no-pin] [--profile DIR] [--semi-space-mb N]\n',
         );
         process.exit(0);
       // eslint-disable-next-line no-fallthrough
@@ -372,6 +378,7 @@ async function startBridge(mode: Mode, calls: number, simUrl: string, options: O
     MAX_CONCURRENT_CALLS: String(calls + 20),
   };
   const nodeArgs = ['--import', 'tsx', '--expose-gc'];
+  if (options.semiSpaceMb !== null) nodeArgs.push(`--max-semi-space-size=${options.semiSpaceMb}`);
   nodeArgs.push(BRIDGE_PATH);
   const pin = options.pin && CORES >= 2 && hasTaskset();
   const [command, args] = pin ? ['taskset', ['-c', '0', process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
@@ -607,6 +614,8 @@ async function runScenario(mode: Mode, calls: number, seconds: number, options: 
           authToken: AUTH_TOKEN,
           audio: { kind: 'fixture', messages: callerMessages(Math.floor(index * phaseStep), durationMs) },
           hangUpAfterMs: durationMs,
+          // Only times and order are read back: keeping every payload would make this process's GC the bottleneck.
+          keepPayloads: false,
         });
         const originPerfMs = performance.now() - call.elapsedMs();
         if (call.outcome !== 'connected') {

@@ -549,7 +549,7 @@ class UpstreamConnection implements RealtimeConnection {
       this.droppedAfterClose++;
       return;
     }
-    this.socket.send(JSON.stringify(event));
+    this.socket.send(serializeClientEvent(event));
     this.eventsOut.set(event.type, (this.eventsOut.get(event.type) ?? 0) + 1);
     this.audioBytesAppended += audioBytes;
     if (audioBytes === 0 && event.event_id !== undefined) {
@@ -634,4 +634,15 @@ function toApiError(event: RealtimeErrorEvent): RealtimeApiError {
     param: typeof body.param === 'string' ? body.param : null,
     eventId: typeof body.event_id === 'string' ? body.event_id : null,
   };
+}
+
+/**
+ * JSON for a client event. Audio appends (50 a second per call, each a ~1.3 KB base64 string) are built by
+ * concatenation: base64 and our `cb_<n>` ids never need escaping, and JSON.stringify would scan every character.
+ */
+export function serializeClientEvent(event: RealtimeClientEvent): string {
+  if (event.type === 'input_audio_buffer.append' && event.event_id !== undefined && /^[\w.-]*$/.test(event.event_id)) {
+    return `{"type":"input_audio_buffer.append","audio":"${event.audio}","event_id":"${event.event_id}"}`;
+  }
+  return JSON.stringify(event);
 }

@@ -75,6 +75,8 @@ export interface PlaceCallOptions {
   signUpgrade?: boolean;
   /** Twilio sets up the media path after reading the TwiML: wait this long before opening the WebSocket (default 0). */
   connectDelayMs?: number;
+  /** False: `sent`/`received` keep media messages without their base64 payload (benchmarks with many long calls). */
+  keepPayloads?: boolean;
   /** Path of the Voice webhook (default `/incoming-call`). */
   webhookPath?: string;
 }
@@ -540,7 +542,7 @@ class LiveCall {
 
   private send(message: TwilioInboundMessage): void {
     if (this.socket.readyState !== WebSocket.OPEN) return;
-    this.sent.push({ atMs: this.clock.now() - this.originMs, message });
+    this.sent.push({ atMs: this.clock.now() - this.originMs, message: this.init.options.keepPayloads === false ? withoutPayload(message) : message });
     this.socket.send(JSON.stringify(message));
   }
 
@@ -617,7 +619,7 @@ class LiveCall {
   }
 
   private record(received: ReceivedMessage): void {
-    this.received.push(received);
+    this.received.push(this.init.options.keepPayloads === false ? { atMs: received.atMs, message: withoutPayload(received.message) } : received);
     for (const waiter of this.waiters) {
       if (waiter.predicate(received.message)) {
         this.waiters.delete(waiter);
@@ -735,4 +737,11 @@ function decodeXml(text: string): string {
 function oneLine(text: string): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
+}
+
+/** A media message with an empty payload (the rest kept), for logs that only need times and order. */
+function withoutPayload<T>(message: T): T {
+  const media = (message as { event?: unknown; media?: { payload?: unknown } }).media;
+  if ((message as { event?: unknown }).event !== 'media' || media === undefined) return message;
+  return { ...message, media: { ...media, payload: '' } };
 }
