@@ -17,28 +17,13 @@ import type { ToolContext, ToolDefinition } from '../src/call/tools.js';
 import { decodeToneTimeline } from '../src/simulator/realtime/server.js';
 import { parseTwiml } from '../src/simulator/twilio-caller.js';
 import { readWav } from '../src/simulator/wav.js';
-import { linesWithMsg, newCallSid, postWebhook, startBridge, startRawStream, type Bridge } from './helpers/e2e.js';
+import { linesWithMsg, newCallSid, postWebhook, sleep, startBridge, startRawStream, waitUntil, withTimeout, type Bridge } from './helpers/e2e.js';
 
 let bridge: Bridge | null = null;
 afterEach(async () => {
   await bridge?.close();
   bridge = null;
 });
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([promise, sleep(ms).then(() => Promise.reject(new Error(`${what}: not within ${ms} ms`)))]);
-}
-
-/** Polls until `condition` holds (for state settled by socket events that race the test's own awaits). */
-async function waitUntil(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(20);
-  }
-}
 
 /** The (responseIndex, segmentIndex) pairs heard, in order. */
 function heardToneSegments(mulaw: Uint8Array): Array<[number, number]> {

@@ -24,6 +24,8 @@ import {
   startBridge,
   startRawStream,
   STREAM_URL,
+  sleep,
+  withTimeout,
   type Bridge,
 } from './helpers/e2e.js';
 
@@ -32,12 +34,6 @@ afterEach(async () => {
   await bridge?.close();
   bridge = null;
 });
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([promise, sleep(ms).then(() => Promise.reject(new Error(`${what}: not within ${ms} ms`)))]);
-}
 
 const FROM = '+15005550006';
 const TO = '+15005550001';
