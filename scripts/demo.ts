@@ -15,7 +15,7 @@ import { startServer } from '../src/server/app.js';
 import { startSimulatedRealtimeServer, type SimulatedSession } from '../src/simulator/realtime/server.js';
 import { placeCall } from '../src/simulator/twilio-caller.js';
 import { renderHeardTimeline } from '../src/simulator/twilio-playback.js';
-import { writeWav } from '../src/simulator/wav.js';
+import { writeWav } from '../src/audio/wav.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const fixture = path.join(root, 'fixtures/talk-over.jsonl');

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { readWav, writeWav } from '../src/simulator/wav.js';
+import { readWav, writeWav } from '../src/audio/wav.js';
 
 const OUTPUT_DIR = resolve(import.meta.dirname, '..', 'assets', 'speech');
 const SAMPLE_RATE_HZ = 24_000;
@@ -44,7 +44,7 @@ function main(): void {
       execFileSync('espeak-ng', ['-v', 'en-us', '-s', String(WORDS_PER_MINUTE), '-w', raw, phrase.text]);
       // `silence 1 0.02 0.5%` trims espeak's leading silence so a reply starts with speech, as the model's does.
       execFileSync('sox', [raw, '-r', String(SAMPLE_RATE_HZ), '-c', '1', '-b', '16', '-e', 'signed-integer', converted, 'silence', '1', '0.02', '0.5%']);
-      // Re-write through our own writer: a canonical 44-byte header that src/simulator/wav.ts reads back exactly.
+      // Re-write through our own writer: a canonical 44-byte header that src/audio/wav.ts reads back exactly.
       const audio = readWav(readFileSync(converted));
       if (audio.sampleRateHz !== SAMPLE_RATE_HZ) throw new Error(`${phrase.file}: sox produced ${audio.sampleRateHz} Hz`);
       const target = join(OUTPUT_DIR, phrase.file);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeMulaw } from '../src/audio/mulaw.js';
-import { readWav } from '../src/simulator/wav.js';
+import { readWav } from '../src/audio/wav.js';
 import { resampleTo8k } from '../src/simulator/twilio-caller.js';
 import { buildFixture, concatMulaw, silenceMulaw, writeFixture, type BuildFixtureOptions } from '../src/simulator/fixtures.js';
 

@@ -16,7 +16,7 @@ import { decodeMulaw, encodeMulaw } from '../src/audio/mulaw.js';
 import type { ToolContext, ToolDefinition } from '../src/call/tools.js';
 import { decodeToneTimeline } from '../src/simulator/realtime/server.js';
 import { parseTwiml } from '../src/simulator/twilio-caller.js';
-import { readWav } from '../src/simulator/wav.js';
+import { readWav } from '../src/audio/wav.js';
 import { linesWithMsg, newCallSid, postWebhook, sleep, startBridge, startRawStream, waitUntil, withTimeout, type Bridge } from './helpers/e2e.js';
 
 let bridge: Bridge | null = null;

@@ -11,7 +11,7 @@ import {
   startSimulatedRealtimeServer,
   type SimulatedRealtimeServer,
 } from '../src/simulator/realtime/server.js';
-import { readWav } from '../src/simulator/wav.js';
+import { readWav } from '../src/audio/wav.js';
 import { concatSamples, RawRealtimeClient, silence, toneBurst } from './helpers/realtime-sim-client.js';
 
 const API_KEY = 'sk-test-simulated-key-123456';

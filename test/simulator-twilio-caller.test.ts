@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.js';
 import { buildFixture } from '../src/simulator/fixtures.js';
 import { parseTwiml, placeCall, TwilioCallerError } from '../src/simulator/twilio-caller.js';
-import { writeWav } from '../src/simulator/wav.js';
+import { writeWav } from '../src/audio/wav.js';
 import { startFakeBridge, streamTwiml, type FakeBridge } from './helpers/twilio-sim-fake-bridge.js';
 
 const AUTH_TOKEN = 'test-auth-token-0123456789';

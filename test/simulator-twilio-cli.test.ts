@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeMulaw, encodeMulaw } from '../src/audio/mulaw.js';
 import { runCallCli, type CliIo } from '../src/simulator/call-cli.js';
-import { readWav, writeWav } from '../src/simulator/wav.js';
+import { readWav, writeWav } from '../src/audio/wav.js';
 import { startFakeBridge, streamTwiml, type FakeBridge } from './helpers/twilio-sim-fake-bridge.js';
 
 let bridge: FakeBridge | null = null;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodeMulaw } from '../src/audio/mulaw.js';
-import { WavFormatError, readWav, writeWav } from '../src/simulator/wav.js';
+import { WavFormatError, readWav, writeWav } from '../src/audio/wav.js';
 
 describe('wav', () => {
   it('round-trips mono PCM16', () => {

@@ -13,16 +13,15 @@
  *     for the greeting and after function-call outputs (and per committed turn when it must);
  *   - on barge-in: one Twilio `clear`, one truncate per item at what the caller heard, measured on our clock.
  */
-import type {
-  ConversationItemCreateEvent,
-  RealtimeServerEvent,
-  ResponseDoneEvent,
-} from 'openai/resources/realtime/realtime';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { ConversationItemCreateEvent, RealtimeServerEvent, ResponseDoneEvent } from 'openai/resources/realtime/realtime';
 import { MULAW_BYTES_PER_MS, MULAW_SAMPLE_RATE_HZ, pcmBytesToMs } from '../audio/frames.js';
+import { encodeMulaw } from '../audio/mulaw.js';
 import { base64ToBytes } from '../audio/pcm.js';
+import { resampleClip } from '../audio/resampler.js';
 import { InboundTranscoder, OutboundTranscoder } from '../audio/transcoder.js';
+import { readWav } from '../audio/wav.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -32,9 +31,6 @@ import { DtmfCollector } from './dtmf.js';
 import { Playout } from './playout.js';
 import { ResponseGate } from './response-gate.js';
 import { runTool, type ToolDefinition } from './tools.js';
-import { readWav } from '../simulator/wav.js';
-import { resampleClip } from '../audio/resampler.js';
-import { encodeMulaw } from '../audio/mulaw.js';
 
 export interface CallOptions {
   config: Readonly<Config>;
@@ -236,8 +232,6 @@ export class Call {
         break;
       case 'conversation.item.truncated':
         this.logger.debug({ itemId: event.item_id, audioEndMs: event.audio_end_ms }, 'upstream confirmed truncate');
-        break;
-      case 'session.updated':
         break;
       default:
         break;

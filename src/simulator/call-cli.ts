@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { decodeMulaw } from '../audio/mulaw.js';
-import { writeWav } from './wav.js';
+import { writeWav } from '../audio/wav.js';
 import { placeCall, TwilioCallerError, type CallResult, type CallerAudio, type PlaceCallOptions } from './twilio-caller.js';
 import { renderHeardTimeline } from './twilio-playback.js';
 

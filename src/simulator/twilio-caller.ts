@@ -19,7 +19,7 @@ import { FRAME_DURATION_MS, MULAW_BYTES_PER_FRAME, MULAW_SAMPLE_RATE_HZ, MULAW_S
 import { encodeMulaw } from '../audio/mulaw.js';
 import { bytesToBase64 } from '../audio/pcm.js';
 import { resampleClip } from '../audio/resampler.js';
-import { readWav } from './wav.js';
+import { readWav } from '../audio/wav.js';
 import {
   buildFixture,
   readFixture,

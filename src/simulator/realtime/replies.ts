@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PCM_SAMPLE_RATE_HZ } from '../../audio/frames.js';
-import { readWav } from '../wav.js';
+import { readWav } from '../../audio/wav.js';
 import { generateTone, generateToneTimeline } from './tones.js';
 
 export type ReplySpec =

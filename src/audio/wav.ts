@@ -2,7 +2,7 @@
  * Minimal RIFF/WAVE reader and writer for the simulators, fixtures, demo and CLI: mono or multi-channel PCM16
  * (format 1) and G.711 mu-law (format 7). Multi-channel input is mixed down to mono.
  */
-import { decodeMulaw } from '../audio/mulaw.js';
+import { decodeMulaw } from './mulaw.js';
 
 export interface WavAudio {
   sampleRateHz: number;
