@@ -9,7 +9,7 @@ import {
   pcmBytesToMs,
 } from '../src/audio/frames.js';
 import { decodeMulaw, encodeMulaw } from '../src/audio/mulaw.js';
-import { bytesToPcm16, pcm16ToBytes } from '../src/audio/pcm.js';
+import { Pcm16Reassembler, bytesToPcm16, pcm16ToBytes } from '../src/audio/pcm.js';
 import { InboundTranscoder, OutboundTranscoder } from '../src/audio/transcoder.js';
 import { concatBytes, decibels, seededRandom, sineInt16, toneAmplitude } from './helpers/signal.js';
 
@@ -91,6 +91,17 @@ describe('pcm bytes', () => {
     const unaligned = new Uint8Array(9);
     unaligned.set(bytes, 1);
     expect(Array.from(bytesToPcm16(unaligned.subarray(1)))).toEqual([1, -2, 300, -32_768]);
+  });
+});
+
+describe('Pcm16Reassembler', () => {
+  it('reads samples split across chunks whole, and forgets a carried byte on reset', () => {
+    const bytes = pcm16ToBytes(Int16Array.from([1, -2, 300, -32_768, 7]));
+    const reassembler = new Pcm16Reassembler();
+    const out = [bytes.subarray(0, 3), bytes.subarray(3, 4), bytes.subarray(4, 9)].flatMap((chunk) => Array.from(reassembler.push(chunk)));
+    expect(out).toEqual([1, -2, 300, -32_768]);
+    reassembler.reset();
+    expect(Array.from(reassembler.push(pcm16ToBytes(Int16Array.from([42]))))).toEqual([42]);
   });
 });
 

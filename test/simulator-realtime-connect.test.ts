@@ -3,28 +3,26 @@
  * handshake, the retired beta protocol is refused the way OpenAI refuses it, and the GA session object comes back on
  * connect and after each update. Faults that concern the connection itself are here too.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.js';
-import { startSimulatedRealtimeServer, type SimulatedRealtimeServer } from '../src/simulator/realtime/server.js';
-import { expectUpgradeRejected, RawRealtimeClient } from './helpers/realtime-sim-client.js';
+import {
+  expectUpgradeRejected,
+  RawRealtimeClient,
+  SIM_API_KEY as API_KEY,
+  SIM_AUTH as AUTH,
+  useSimulatedServer,
+} from './helpers/realtime-sim-client.js';
 
-const API_KEY = 'sk-test-simulated-key-123456';
-const AUTH = { Authorization: `Bearer ${API_KEY}` };
-
-let server: SimulatedRealtimeServer | null = null;
-afterEach(async () => {
-  await server?.close();
-  server = null;
-});
+const sims = useSimulatedServer();
 
 describe('upgrade', () => {
   it('answers HTTP 401 before the handshake without a key, and with a wrong one (never echoing it whole)', async () => {
-    server = await startSimulatedRealtimeServer({ apiKey: API_KEY });
-    const missing = await expectUpgradeRejected(`${server.url}?model=gpt-realtime`, {});
+    await sims.start({ apiKey: API_KEY });
+    const missing = await expectUpgradeRejected(`${sims.current.url}?model=gpt-realtime`, {});
     expect(missing.status).toBe(401);
     expect(missing.body).toMatchObject({ error: { type: 'invalid_request_error', code: null } });
 
-    const wrong = await expectUpgradeRejected(`${server.url}?model=gpt-realtime`, { Authorization: 'Bearer sk-wrong-key-99999999' });
+    const wrong = await expectUpgradeRejected(`${sims.current.url}?model=gpt-realtime`, { Authorization: 'Bearer sk-wrong-key-99999999' });
     expect(wrong.status).toBe(401);
     expect(wrong.body).toEqual({
       error: {
@@ -34,36 +32,36 @@ describe('upgrade', () => {
         code: 'invalid_api_key',
       },
     });
-    expect(server.sessions).toHaveLength(0);
-    expect(server.upgradeAttempts.map((attempt) => attempt.status)).toEqual([401, 401]);
+    expect(sims.current.sessions).toHaveLength(0);
+    expect(sims.current.upgradeAttempts.map((attempt) => attempt.status)).toEqual([401, 401]);
   });
 
   it('accepts the Azure shape: /openai/v1/realtime with an api-key header, recording the deployment as model', async () => {
-    server = await startSimulatedRealtimeServer({ apiKey: API_KEY });
-    const url = server.url.replace('/v1/realtime', '/openai/v1/realtime?model=my-deployment');
+    await sims.start({ apiKey: API_KEY });
+    const url = sims.current.url.replace('/v1/realtime', '/openai/v1/realtime?model=my-deployment');
     const client = await RawRealtimeClient.connect(url, { 'api-key': API_KEY });
     await client.waitFor('session.created');
-    const session = await server.waitForSession();
+    const session = await sims.current.waitForSession();
     expect(session.path).toBe('/openai/v1/realtime');
     expect(session.model).toBe('my-deployment');
     client.close();
   });
 
   it('answers HTTP 503 while refusing connections, and accepts again once that is switched off', async () => {
-    server = await startSimulatedRealtimeServer({ apiKey: API_KEY, refuseConnections: true });
-    expect((await expectUpgradeRejected(server.url, AUTH)).status).toBe(503);
-    server.refuseConnections = false;
-    const client = await RawRealtimeClient.connect(server.url, AUTH);
+    await sims.start({ apiKey: API_KEY, refuseConnections: true });
+    expect((await expectUpgradeRejected(sims.current.url, AUTH)).status).toBe(503);
+    sims.current.refuseConnections = false;
+    const client = await RawRealtimeClient.connect(sims.current.url, AUTH);
     await client.waitFor('session.created');
-    expect(server.upgradeAttempts.map((attempt) => attempt.status)).toEqual([503, 101]);
+    expect(sims.current.upgradeAttempts.map((attempt) => attempt.status)).toEqual([503, 101]);
     client.close();
   });
 
   it('holds the upgrade for handshakeDelayMs on the injected clock', async () => {
     const clock = new ManualClock();
-    server = await startSimulatedRealtimeServer({ apiKey: API_KEY, clock, handshakeDelayMs: 2_000 });
+    await sims.start({ apiKey: API_KEY, clock, handshakeDelayMs: 2_000 });
     let opened = false;
-    const connecting = RawRealtimeClient.connect(server.url, AUTH).then((client) => {
+    const connecting = RawRealtimeClient.connect(sims.current.url, AUTH).then((client) => {
       opened = true;
       return client;
     });
@@ -81,8 +79,8 @@ describe('upgrade', () => {
 
 describe('beta protocol', () => {
   it('refuses the OpenAI-Beta: realtime=v1 header: beta_api_shape_disabled as the first frame, then close 4000', async () => {
-    server = await startSimulatedRealtimeServer({ apiKey: API_KEY });
-    const client = await RawRealtimeClient.connect(server.url, { ...AUTH, 'OpenAI-Beta': 'realtime=v1' });
+    await sims.start({ apiKey: API_KEY });
+    const client = await RawRealtimeClient.connect(sims.current.url, { ...AUTH, 'OpenAI-Beta': 'realtime=v1' });
     const closed = await client.closed;
     expect(client.events).toEqual([
       {
@@ -98,7 +96,7 @@ describe('beta protocol', () => {
       },
     ]);
     expect(closed).toEqual({ code: 4000, reason: 'invalid_request_error.beta_api_shape_disabled' });
-    expect((await server.waitForSession()).violations.betaShape).toBe(1);
+    expect((await sims.current.waitForSession()).violations.betaShape).toBe(1);
   });
 
   it.each([
@@ -106,8 +104,8 @@ describe('beta protocol', () => {
     ['modalities', { type: 'realtime', modalities: ['audio', 'text'] }],
     ['no session.type', { instructions: 'Be brief.' }],
   ])('refuses a session.update with %s: error echoing the event_id, then close 4000', async (_name, session: Record<string, unknown>) => {
-    server = await startSimulatedRealtimeServer({ apiKey: API_KEY });
-    const client = await RawRealtimeClient.connect(server.url, AUTH);
+    await sims.start({ apiKey: API_KEY });
+    const client = await RawRealtimeClient.connect(sims.current.url, AUTH);
     await client.waitFor('session.created');
     client.send({ type: 'session.update', event_id: 'evt_beta_1', session } as Record<string, unknown>);
     const closed = await client.closed;
@@ -125,8 +123,8 @@ describe('beta protocol', () => {
 
 describe('session object', () => {
   it('sends a full GA session on connect and merges each update into session.updated', async () => {
-    server = await startSimulatedRealtimeServer({ apiKey: API_KEY });
-    const client = await RawRealtimeClient.connect(`${server.url}?model=gpt-realtime`, AUTH);
+    await sims.start({ apiKey: API_KEY });
+    const client = await RawRealtimeClient.connect(`${sims.current.url}?model=gpt-realtime`, AUTH);
     const created = await client.waitFor('session.created');
     expect(created.session).toMatchObject({
       type: 'realtime',
@@ -174,7 +172,7 @@ describe('session object', () => {
         output: { format: { type: 'audio/pcm', rate: 24_000 }, voice: 'cedar' },
       },
     });
-    const session = await server.waitForSession();
+    const session = await sims.current.waitForSession();
     expect(session.session).toEqual(updated.session);
     client.close();
   });
@@ -183,8 +181,8 @@ describe('session object', () => {
 describe('session expiry', () => {
   it('sends session_expired after sessionExpiredAfterMs and closes 1001', async () => {
     const clock = new ManualClock();
-    server = await startSimulatedRealtimeServer({ apiKey: API_KEY, clock, faults: { sessionExpiredAfterMs: 60_000 } });
-    const client = await RawRealtimeClient.connect(server.url, AUTH);
+    await sims.start({ apiKey: API_KEY, clock, faults: { sessionExpiredAfterMs: 60_000 } });
+    const client = await RawRealtimeClient.connect(sims.current.url, AUTH);
     await client.waitFor('session.created');
     clock.advance(59_999);
     await new Promise((resolve) => setTimeout(resolve, 50));

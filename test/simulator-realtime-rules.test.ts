@@ -3,26 +3,14 @@
  * event_id), is counted, and leaves the session open. Also the function-call round trip, text items (forwarded
  * DTMF), and the mid-response connection drop.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.js';
-import { startSimulatedRealtimeServer, type SimulatedRealtimeServer } from '../src/simulator/realtime/server.js';
-import { RawRealtimeClient } from './helpers/realtime-sim-client.js';
+import type { SimulatedRealtimeServerOptions } from '../src/simulator/realtime/server.js';
+import { SIM_API_KEY as API_KEY, useSimulatedServer } from './helpers/realtime-sim-client.js';
 
-const API_KEY = 'sk-test-simulated-key-123456';
-const AUTH = { Authorization: `Bearer ${API_KEY}` };
+const sims = useSimulatedServer();
 
-let server: SimulatedRealtimeServer | null = null;
-afterEach(async () => {
-  await server?.close();
-  server = null;
-});
-
-async function connect(options: Parameters<typeof startSimulatedRealtimeServer>[0]): Promise<RawRealtimeClient> {
-  server = await startSimulatedRealtimeServer(options);
-  const client = await RawRealtimeClient.connect(server.url, AUTH);
-  await client.waitFor('session.created');
-  return client;
-}
+const connect = (options: SimulatedRealtimeServerOptions) => sims.connect(options);
 
 describe('response single flight', () => {
   it('rejects response.create while one is active with the real error, and sends no response.done for it', async () => {
@@ -44,7 +32,7 @@ describe('response single flight', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(client.ofType('response.created')).toHaveLength(1);
     expect(client.ofType('response.done')).toHaveLength(1);
-    const session = await server!.waitForSession();
+    const session = await sims.current.waitForSession();
     expect(session.violations.responseCreateWhileActive).toBe(1);
     expect(session.responseCreateRequests.map((request) => [request.eventId, request.accepted, request.instructions])).toEqual([
       ['evt_create_1', true, 'Greet the caller.'],
@@ -64,7 +52,7 @@ describe('response single flight', () => {
       param: null,
       event_id: 'evt_cancel_1',
     });
-    expect((await server!.waitForSession()).violations.cancelNotActive).toBe(1);
+    expect((await sims.current.waitForSession()).violations.cancelNotActive).toBe(1);
   });
 
   it('cancels an active response on response.cancel: response.done cancelled/client_cancelled', async () => {
@@ -133,7 +121,7 @@ describe('conversation.item.truncate', () => {
     const truncated = await client.waitFor('conversation.item.truncated');
     expect(truncated).toEqual({ type: 'conversation.item.truncated', event_id: expect.any(String), item_id: itemId, content_index: 0, audio_end_ms: 300 });
 
-    const session = await server!.waitForSession();
+    const session = await sims.current.waitForSession();
     expect(session.violations.truncateRejected).toBe(6);
     expect(session.truncates().map(({ itemId: id, audioEndMs, sentAudioMs, accepted }) => ({ id, audioEndMs, sentAudioMs, accepted }))).toEqual([
       { id: 'item_nope', audioEndMs: 100, sentAudioMs: NaN, accepted: false },
@@ -187,7 +175,7 @@ describe('function calling', () => {
     const second = await client.waitFor('response.done', 2);
     expect(second.response.status).toBe('completed');
 
-    const session = await server!.waitForSession();
+    const session = await sims.current.waitForSession();
     expect(session.functionCallOutputs).toMatchObject([{ callId: 'call_test_1', output: '{"status":"shipped"}', knownCall: true }]);
     const [firstCreate, secondCreate] = session.responseCreateRequests;
     expect(session.functionCallOutputs[0]!.logIndex).toBeGreaterThan(firstCreate!.logIndex);
@@ -216,7 +204,7 @@ describe('text items', () => {
     });
     expect(first.previous_item_id).toBeNull();
     expect(second.previous_item_id).toBe(first.item.id);
-    expect((await server!.waitForSession()).userTextMessages.map((message) => message.text)).toEqual(['The caller pressed 1.', 'The caller pressed #.']);
+    expect((await sims.current.waitForSession()).userTextMessages.map((message) => message.text)).toEqual(['The caller pressed 1.', 'The caller pressed #.']);
   });
 });
 
@@ -228,7 +216,7 @@ describe('faults', () => {
     expect(closed.code).toBe(1006);
     expect(client.ofType('response.output_audio.delta')).toHaveLength(3);
     expect(client.types).not.toContain('response.done');
-    const session = await server!.waitForSession();
+    const session = await sims.current.waitForSession();
     await session.closed;
     expect(session.responses[0]).toMatchObject({ status: 'aborted', deltasSent: 3 });
   });

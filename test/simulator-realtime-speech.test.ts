@@ -3,33 +3,31 @@
  * the greeting answers a greeting request, answers then go round-robin, and the audio is the committed WAV's.
  */
 import { readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { base64ToBytes, pcm16ToBytes } from '../src/audio/pcm.js';
 import { silentLogger } from '../src/logger.js';
-import {
-  startEmbeddedRealtimeBackend,
-  startSimulatedRealtimeServer,
-  type SimulatedRealtimeServer,
-} from '../src/simulator/realtime/server.js';
+import { startEmbeddedRealtimeBackend } from '../src/simulator/realtime/server.js';
 import { readWav } from '../src/audio/wav.js';
-import { concatSamples, RawRealtimeClient, silence, toneBurst } from './helpers/realtime-sim-client.js';
+import {
+  concatSamples,
+  RawRealtimeClient,
+  SIM_API_KEY as API_KEY,
+  SIM_AUTH as AUTH,
+  silence,
+  toneBurst,
+  useSimulatedServer,
+} from './helpers/realtime-sim-client.js';
 
-const API_KEY = 'sk-test-simulated-key-123456';
-const AUTH = { Authorization: `Bearer ${API_KEY}` };
 const manifest = JSON.parse(readFileSync(new URL('../assets/speech/manifest.json', import.meta.url), 'utf8')) as {
   phrases: Array<{ file: string; role: string; text: string }>;
 };
 
-let server: SimulatedRealtimeServer | null = null;
-afterEach(async () => {
-  await server?.close();
-  server = null;
-});
+const sims = useSimulatedServer();
 
 describe('speech replies', () => {
   it('greets on a greeting request, then answers round-robin, streaming the bundled WAV audio exactly', async () => {
-    server = await startSimulatedRealtimeServer({ apiKey: API_KEY, speedFactor: Infinity, reply: { kind: 'speech' } });
-    const client = await RawRealtimeClient.connect(server.url, AUTH);
+    await sims.start({ apiKey: API_KEY, speedFactor: Infinity, reply: { kind: 'speech' } });
+    const client = await RawRealtimeClient.connect(sims.current.url, AUTH);
     await client.waitFor('session.created');
     client.send({ type: 'response.create', response: { instructions: 'Greet the caller.' } });
     await client.waitFor('response.done');
@@ -53,11 +51,11 @@ describe('speech replies', () => {
 
 describe('embedded backend', () => {
   it('listens on 127.0.0.1, waits its thinking pause, then speaks the greeting at a real-time-ish pace', async () => {
-    server = await startEmbeddedRealtimeBackend({ apiKey: API_KEY, logger: silentLogger() });
-    expect(server.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/v1\/realtime$/);
-    const client = await RawRealtimeClient.connect(server.url, AUTH);
+    sims.adopt(await startEmbeddedRealtimeBackend({ apiKey: API_KEY, logger: silentLogger() }));
+    expect(sims.current.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/v1\/realtime$/);
+    const client = await RawRealtimeClient.connect(sims.current.url, AUTH);
     await client.waitFor('session.created');
-    const session = await server.waitForSession();
+    const session = await sims.current.waitForSession();
     const sentAt = performance.now();
     client.send({ type: 'response.create', response: { instructions: 'Greet the caller.' } });
     await client.waitFor('response.output_audio.delta', 4);
@@ -68,6 +66,6 @@ describe('embedded backend', () => {
     expect(base64ToBytes(client.ofType('response.output_audio.delta')[0]!.delta).length).toBe(4_800);
     client.close();
     await session.closed;
-    expect(server.sessions).toHaveLength(0);
+    expect(sims.current.sessions).toHaveLength(0);
   });
 });

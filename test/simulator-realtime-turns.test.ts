@@ -3,33 +3,27 @@
  * per committed turn in the full GA event order, output in either format, interruption by the caller, manual turns
  * with turn detection off, and input transcription.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.js';
 import { decodeMulaw } from '../src/audio/mulaw.js';
 import { base64ToBytes, pcm16ToBytes } from '../src/audio/pcm.js';
 import {
   decodeToneTimeline,
   generateToneTimeline,
-  startSimulatedRealtimeServer,
-  type SimulatedRealtimeServer,
+  type SimulatedRealtimeServerOptions,
 } from '../src/simulator/realtime/server.js';
-import { concatSamples, RawRealtimeClient, silence, toneBurst } from './helpers/realtime-sim-client.js';
+import {
+  concatSamples,
+  RawRealtimeClient,
+  SIM_API_KEY as API_KEY,
+  silence,
+  toneBurst,
+  useSimulatedServer,
+} from './helpers/realtime-sim-client.js';
 
-const API_KEY = 'sk-test-simulated-key-123456';
-const AUTH = { Authorization: `Bearer ${API_KEY}` };
+const sims = useSimulatedServer();
 
-let server: SimulatedRealtimeServer | null = null;
-afterEach(async () => {
-  await server?.close();
-  server = null;
-});
-
-async function connect(options: Parameters<typeof startSimulatedRealtimeServer>[0]): Promise<RawRealtimeClient> {
-  server = await startSimulatedRealtimeServer(options);
-  const client = await RawRealtimeClient.connect(`${server.url}?model=gpt-realtime`, AUTH);
-  await client.waitFor('session.created');
-  return client;
-}
+const connect = (options: SimulatedRealtimeServerOptions) => sims.connect(options, '?model=gpt-realtime');
 
 /** Types in order with each run of audio/transcript deltas collapsed to one entry, so a sequence reads as the protocol. */
 function collapsedTypes(client: RawRealtimeClient, fromIndex = 0): string[] {
@@ -83,7 +77,7 @@ describe('server VAD', () => {
     expect(client.ofType('input_audio_buffer.speech_stopped')).toEqual([
       { type: 'input_audio_buffer.speech_stopped', event_id: expect.any(String), audio_end_ms: 2_200, item_id: started.item_id },
     ]);
-    const session = await server!.waitForSession();
+    const session = await sims.current.waitForSession();
     expect(session.appendedAudioMs).toBe(2_500);
     expect(session.committedTurns).toMatchObject([{ index: 0, itemId: started.item_id, trigger: 'vad', audioStartMs: 750, audioEndMs: 2_200 }]);
   });
@@ -105,7 +99,7 @@ describe('server VAD', () => {
     await client.waitFor('response.done', 2);
     expect(collapsedTypes(client, 1)).toEqual([...VAD_TURN_THEN_RESPONSE, ...VAD_TURN_THEN_RESPONSE]);
 
-    const session = await server!.waitForSession();
+    const session = await sims.current.waitForSession();
     expect(session.responsesPerCommittedTurn()).toEqual([1, 1]);
     expect(session.responses.map((response) => [response.trigger, response.status])).toEqual([
       ['vad', 'completed'],
@@ -161,7 +155,7 @@ describe('server VAD', () => {
     expect(decodeToneTimeline(decodeMulaw(bytes)).map((segment) => [segment.responseIndex, segment.segmentIndex])).toEqual(
       [0, 1, 2, 3, 4, 5].map((segment) => [0, segment]),
     );
-    expect((await server!.waitForSession()).responses[0]!.audioMsSent).toEqual({ [done.response.output![0]!.id!]: 600 });
+    expect((await sims.current.waitForSession()).responses[0]!.audioMsSent).toEqual({ [done.response.output![0]!.id!]: 600 });
   });
 });
 
@@ -194,7 +188,7 @@ describe('interruption', () => {
       status_details: { type: 'cancelled', reason: 'turn_detected' },
       usage: { output_token_details: { audio_tokens: 8 } },
     });
-    const session = await server!.waitForSession();
+    const session = await sims.current.waitForSession();
     expect(session.responses[0]).toMatchObject({ status: 'cancelled', cancelReason: 'turn_detected', deltasSent: 4, audioMsSent: { [itemId]: 400 } });
     // Nothing more is streamed for the cancelled response, however far the clock runs.
     clock.advance(5_000);
@@ -218,7 +212,7 @@ describe('interruption', () => {
     await client.waitFor('response.done');
     expect(client.ofType('response.done')[0]!.response.status).toBe('completed');
     expect(client.ofType('response.created')).toHaveLength(1);
-    expect((await server!.waitForSession()).responsesPerCommittedTurn()).toEqual([1, 0]);
+    expect((await sims.current.waitForSession()).responsesPerCommittedTurn()).toEqual([1, 0]);
   });
 });
 
@@ -245,7 +239,7 @@ describe('turn detection off', () => {
     expect(client.types).not.toContain('response.created');
     client.send({ type: 'response.create', response: { instructions: 'Answer the question.' } });
     await client.waitFor('response.done');
-    const session = await server!.waitForSession();
+    const session = await sims.current.waitForSession();
     expect(session.committedTurns).toMatchObject([{ trigger: 'client', audioStartMs: 0, audioEndMs: 1_260 }]);
     expect(session.responses).toMatchObject([{ trigger: 'client', instructions: 'Answer the question.', afterTurnIndex: 0, status: 'completed' }]);
     expect(session.violations.commitEmpty).toBe(1);

@@ -25,3 +25,42 @@ export function base64ToBytes(base64: string): Uint8Array {
 export function bytesToBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
+
+/**
+ * Joins PCM16 byte chunks whose boundaries may split a sample (OpenAI deltas and appends are arbitrary byte runs):
+ * a dangling odd byte is carried to the front of the next chunk, so every sample is read whole.
+ */
+export class Pcm16Reassembler {
+  private carryByte: number | null = null;
+
+  /** The whole samples available after `bytes`, as samples. */
+  push(bytes: Uint8Array): Int16Array {
+    let whole = bytes;
+    if (this.carryByte !== null) {
+      whole = new Uint8Array(bytes.length + 1);
+      whole[0] = this.carryByte;
+      whole.set(bytes, 1);
+      this.carryByte = null;
+    }
+    if (whole.length % 2 === 1) {
+      this.carryByte = whole[whole.length - 1]!;
+      whole = whole.subarray(0, whole.length - 1);
+    }
+    return bytesToPcm16(whole);
+  }
+
+  /** Drops a carried byte (end of an item, or an interruption). */
+  reset(): void {
+    this.carryByte = null;
+  }
+}
+
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}

@@ -6,7 +6,7 @@
  */
 import { MULAW_SAMPLE_RATE_HZ, PCM_SAMPLE_RATE_HZ } from './frames.js';
 import { decodeMulaw, encodeMulaw } from './mulaw.js';
-import { bytesToPcm16, pcm16ToBytes } from './pcm.js';
+import { Pcm16Reassembler, pcm16ToBytes } from './pcm.js';
 import { StreamingResampler } from './resampler.js';
 
 /** Caller audio: Twilio mu-law frames in, little-endian PCM16 24 kHz bytes out. */
@@ -32,33 +32,21 @@ export class InboundTranscoder {
  */
 export class OutboundTranscoder {
   private readonly resampler = new StreamingResampler(PCM_SAMPLE_RATE_HZ, MULAW_SAMPLE_RATE_HZ);
-  private carryByte: number | null = null;
+  private readonly samples = new Pcm16Reassembler();
 
   transcode(pcmBytes: Uint8Array): Uint8Array {
-    let bytes = pcmBytes;
-    if (this.carryByte !== null) {
-      const joined = new Uint8Array(pcmBytes.length + 1);
-      joined[0] = this.carryByte;
-      joined.set(pcmBytes, 1);
-      bytes = joined;
-      this.carryByte = null;
-    }
-    if (bytes.length % 2 === 1) {
-      this.carryByte = bytes[bytes.length - 1]!;
-      bytes = bytes.subarray(0, bytes.length - 1);
-    }
-    return encodeMulaw(this.resampler.process(bytesToPcm16(bytes)));
+    return encodeMulaw(this.resampler.process(this.samples.push(pcmBytes)));
   }
 
   /** End of an agent item: releases what the filter holds back and starts afresh for the next item. */
   drain(): Uint8Array {
-    this.carryByte = null;
+    this.samples.reset();
     return encodeMulaw(this.resampler.drain());
   }
 
   /** Interruption: forget everything, emit nothing. */
   reset(): void {
-    this.carryByte = null;
+    this.samples.reset();
     this.resampler.reset();
   }
 

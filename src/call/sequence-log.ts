@@ -29,15 +29,8 @@ export interface ItemSummary {
   outcome: ItemOutcome;
 }
 
-interface ItemTally {
-  responseId: string;
-  itemId: string;
-  firstSeq: number | null;
-  lastSeq: number | null;
-  frames: number;
-  audioMs: number;
-  underrunMs: number;
-}
+/** What is counted while an item plays; the outcome and drops are known only when it finishes. */
+type ItemTally = Omit<ItemSummary, 'outcome' | 'droppedByInterruption'>;
 
 export class SequenceLog {
   private readonly logger: Logger;

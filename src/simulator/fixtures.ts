@@ -6,8 +6,8 @@
  * Message shapes follow Twilio's documentation (see docs/PROTOCOLS.md): every numeric-looking field is a string.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { FRAME_DURATION_MS, MULAW_BYTES_PER_FRAME, MULAW_SILENCE_BYTE } from '../audio/frames.js';
-import { bytesToBase64 } from '../audio/pcm.js';
+import { FRAME_DURATION_MS, MULAW_BYTES_PER_FRAME, msToMulawBytes, mulawSilence } from '../audio/frames.js';
+import { bytesToBase64, concatBytes } from '../audio/pcm.js';
 
 export interface TwilioConnectedMessage {
   event: 'connected';
@@ -168,7 +168,7 @@ export function buildFixture(options: BuildFixtureOptions): FixtureMessage[] {
     const audioStartMs = frame * FRAME_DURATION_MS;
     if (gaps.some((gap) => audioStartMs >= gap.atMs - (gap.atMs % FRAME_DURATION_MS) && audioStartMs < gap.atMs + gap.durationMs)) continue;
     chunk++;
-    const payloadBytes = new Uint8Array(MULAW_BYTES_PER_FRAME).fill(MULAW_SILENCE_BYTE);
+    const payloadBytes = mulawSilence(MULAW_BYTES_PER_FRAME);
     payloadBytes.set(options.mulaw.subarray(frame * MULAW_BYTES_PER_FRAME, (frame + 1) * MULAW_BYTES_PER_FRAME));
     const payload = bytesToBase64(payloadBytes);
     const timestampMs = (frame + 1) * FRAME_DURATION_MS;
@@ -226,15 +226,7 @@ export function fixtureMulaw(messages: readonly FixtureMessage[]): Uint8Array {
 
 /** mu-law silence for `durationMs`, whole bytes (8 per ms). */
 export function silenceMulaw(durationMs: number): Uint8Array {
-  return new Uint8Array(Math.round(durationMs * 8)).fill(MULAW_SILENCE_BYTE);
+  return mulawSilence(msToMulawBytes(durationMs));
 }
 
-export function concatMulaw(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
+export const concatMulaw: (parts: readonly Uint8Array[]) => Uint8Array = concatBytes;

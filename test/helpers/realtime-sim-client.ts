@@ -3,9 +3,16 @@
  * every server event, so tests assert on exactly what a bridge would see.
  */
 import type { RealtimeClientEvent, RealtimeServerEvent } from 'openai/resources/realtime/realtime';
+import { afterEach } from 'vitest';
 import WebSocket from 'ws';
 import { PCM_SAMPLE_RATE_HZ } from '../../src/audio/frames.js';
 import { bytesToBase64, pcm16ToBytes } from '../../src/audio/pcm.js';
+import {
+  startSimulatedRealtimeServer,
+  type SimulatedRealtimeServer,
+  type SimulatedRealtimeServerOptions,
+} from '../../src/simulator/realtime/server.js';
+import { concatInt16, sineInt16 } from './signal.js';
 
 export class RawRealtimeClient {
   readonly events: RealtimeServerEvent[] = [];
@@ -103,10 +110,7 @@ export function expectUpgradeRejected(url: string, headers: Record<string, strin
 
 /** `durationMs` of a sine at 24 kHz: caller "speech" the energy VAD hears. */
 export function toneBurst(durationMs: number, frequencyHz = 440, amplitude = 8_000): Int16Array {
-  const count = (PCM_SAMPLE_RATE_HZ / 1000) * durationMs;
-  const out = new Int16Array(count);
-  for (let n = 0; n < count; n++) out[n] = Math.round(amplitude * Math.sin((2 * Math.PI * frequencyHz * n) / PCM_SAMPLE_RATE_HZ));
-  return out;
+  return sineInt16(frequencyHz, PCM_SAMPLE_RATE_HZ, (PCM_SAMPLE_RATE_HZ / 1000) * durationMs, amplitude);
 }
 
 export function silence(durationMs: number): Int16Array {
@@ -114,13 +118,45 @@ export function silence(durationMs: number): Int16Array {
 }
 
 export function concatSamples(...parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatInt16(parts);
+}
+
+export const SIM_API_KEY = 'sk-test-simulated-key-123456';
+export const SIM_AUTH = { Authorization: `Bearer ${SIM_API_KEY}` };
+
+/**
+ * One simulated Realtime server per test, closed after it. `connect` starts one and opens a raw client on it
+ * (`query` is appended to the URL, e.g. `?model=gpt-realtime`), resolved once `session.created` has arrived.
+ */
+export function useSimulatedServer() {
+  let server: SimulatedRealtimeServer | null = null;
+  afterEach(async () => {
+    await server?.close();
+    server = null;
+  });
+  const fixture = {
+    async start(options: SimulatedRealtimeServerOptions): Promise<SimulatedRealtimeServer> {
+      server = await startSimulatedRealtimeServer(options);
+      return server;
+    },
+    async connect(options: SimulatedRealtimeServerOptions, query = ''): Promise<RawRealtimeClient> {
+      const started = await fixture.start(options);
+      const client = await RawRealtimeClient.connect(`${started.url}${query}`, SIM_AUTH);
+      await client.waitFor('session.created');
+      return client;
+    },
+    /** Registers a server started elsewhere (e.g. the embedded backend) to be closed after the test. */
+    adopt(started: SimulatedRealtimeServer): SimulatedRealtimeServer {
+      server = started;
+      return started;
+    },
+    /** The server this test started. */
+    get current(): SimulatedRealtimeServer {
+      if (server === null) throw new Error('no simulated server started in this test');
+      return server;
+    },
+  };
+  return fixture;
 }
 
 export const GA_SESSION = { type: 'realtime' } as const;

@@ -55,12 +55,4 @@ export function concatInt16(chunks: Int16Array[]): Int16Array {
   return out;
 }
 
-export function concatBytes(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
-}
+export { concatBytes } from '../../src/audio/pcm.js';

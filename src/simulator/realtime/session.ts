@@ -17,7 +17,7 @@ import type {
 } from 'openai/resources/realtime/realtime';
 import type { Clock, TimerHandle } from '../../clock.js';
 import { decodeMulaw, encodeMulaw } from '../../audio/mulaw.js';
-import { base64ToBytes, bytesToBase64, bytesToPcm16, pcm16ToBytes } from '../../audio/pcm.js';
+import { base64ToBytes, bytesToBase64, Pcm16Reassembler, pcm16ToBytes } from '../../audio/pcm.js';
 import { resampleClip } from '../../audio/resampler.js';
 import { MULAW_SAMPLE_RATE_HZ, PCM_SAMPLE_RATE_HZ } from '../../audio/frames.js';
 import type { Logger } from '../../logger.js';
@@ -235,7 +235,7 @@ export class SimulatedSession {
   private nextIdCounter = 0;
   private appendedMs = 0;
   private bufferStartMs = 0;
-  private oddInputByte: number | null = null;
+  private readonly inputSamples = new Pcm16Reassembler();
   private speechItemId: string | null = null;
   private speechStartMs = 0;
   private readonly items = new Map<string, StoredItem>();
@@ -442,25 +442,9 @@ export class SimulatedSession {
       return;
     }
     const format = formatInfo(this.sessionObject.audio?.input?.format);
-    let bytes = base64ToBytes(audio);
-    let samples: Int16Array;
-    if (format.kind === 'pcmu') {
-      samples = decodeMulaw(bytes);
-    } else {
-      // A PCM16 sample split across two appends is joined, as the service's byte buffer would.
-      if (this.oddInputByte !== null) {
-        const joined = new Uint8Array(bytes.length + 1);
-        joined[0] = this.oddInputByte;
-        joined.set(bytes, 1);
-        bytes = joined;
-        this.oddInputByte = null;
-      }
-      if (bytes.length % 2 === 1) {
-        this.oddInputByte = bytes[bytes.length - 1]!;
-        bytes = bytes.subarray(0, bytes.length - 1);
-      }
-      samples = bytesToPcm16(bytes);
-    }
+    const bytes = base64ToBytes(audio);
+    // A PCM16 sample split across two appends is joined, as the service's byte buffer would.
+    const samples = format.kind === 'pcmu' ? decodeMulaw(bytes) : this.inputSamples.push(bytes);
     this.appendedMs += (samples.length * 1000) / format.sampleRateHz;
     if (this.policy === null) return;
     const transitions = this.vad.push(samples, format.sampleRateHz);
