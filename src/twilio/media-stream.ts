@@ -3,7 +3,8 @@
  * de-duplicated, gap-filled events to one set of handlers and turns sends into exact wire messages.
  *
  * Nothing a peer sends can throw out of a socket listener: bad input is counted per code and logged once per code
- * per call (a broken peer sends the same mistake 50 times a second), and a throwing handler is caught and logged.
+ * per call, and a throwing handler is caught and logged (net/socket-plumbing.ts: the same plumbing as the provider
+ * connections).
  * The call owner is built only after `start`, with the stream's identity as a constructor argument, so nothing
  * downstream ever runs with an unknown streamSid.
  */
@@ -13,140 +14,26 @@ import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import type { Logger } from '../logger.js';
 import { clearMessage, markMessage, mediaMessage } from './builders.js';
 import { InboundContinuity } from './continuity.js';
-import {
-  parseTwilioMessage,
-  rawDataByteLength,
-  rawDataToText,
-  TWILIO_PARSE_ERROR_CODES,
-  type StreamStart,
-  type TwilioInboundMessage,
-  type TwilioParseErrorCode,
-} from './messages.js';
+import { closeReasonWithinLimit, GuardedHandlers, HeldDeliveries, OncePerKeyLog, rawDataByteLength, rawDataToText } from '../net/socket-plumbing.js';
+import { parseTwilioMessage, type StreamStart, type TwilioInboundMessage } from './messages.js';
 import type { MediaStreamRecorder } from './recorder.js';
+import {
+  MEDIA_STREAM_IGNORED_CODES,
+  MediaStreamHandshakeError,
+  type AcceptMediaStreamOptions,
+  type MediaStreamHandlers,
+  type MediaStreamHandshakeErrorCode,
+  type MediaStreamIgnoredCode,
+  type MediaStreamSession,
+  type MediaStreamStats,
+} from './media-stream-types.js';
 
-/**
- * Why an inbound message was ignored: a parse failure, or a well-formed message in the wrong place
- * (`EVENT_BEFORE_START`: media/mark/dtmf/stop before `start`; `UNEXPECTED_EVENT`: a second `connected` or `start`;
- * `STREAM_SID_MISMATCH`: a streamSid other than this stream's).
- */
-export type MediaStreamIgnoredCode = TwilioParseErrorCode | 'EVENT_BEFORE_START' | 'UNEXPECTED_EVENT' | 'STREAM_SID_MISMATCH';
-
-export const MEDIA_STREAM_IGNORED_CODES: readonly MediaStreamIgnoredCode[] = [
-  ...TWILIO_PARSE_ERROR_CODES,
-  'EVENT_BEFORE_START',
-  'UNEXPECTED_EVENT',
-  'STREAM_SID_MISMATCH',
-];
-
-export type MediaStreamHandshakeErrorCode = 'HANDSHAKE_TIMEOUT' | 'CLOSED_BEFORE_START';
-
-export class MediaStreamHandshakeError extends Error {
-  override name = 'MediaStreamHandshakeError';
-  constructor(
-    readonly code: MediaStreamHandshakeErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export interface MediaInfo {
-  /** Where this audio starts on Twilio's timeline, ms since stream start. For gap fill: where the silence starts. */
-  timestampMs: number;
-  /** The media message's sequenceNumber; gap fill carries the number of the frame that revealed the gap. */
-  sequenceNumber: number;
-  /** True for silence inserted for time Twilio skipped, delivered just before the frame after the gap. */
-  gapFill: boolean;
-}
-
-export interface MediaStreamHandlers {
-  /** Caller audio, mu-law 8 kHz, in timeline order. Duplicates and late frames never arrive here. */
-  onMedia(payload: Uint8Array, info: MediaInfo): void;
-  /** A mark we sent came back: played, or flushed by `clear` (Twilio echoes pending marks on clear). */
-  onMark(name: string): void;
-  onDtmf(digit: string): void;
-  /** Twilio ended the stream (the call hung up or moved on); the socket close follows. */
-  onStop(): void;
-  /** The socket closed, for any reason. Called exactly once, always last. */
-  onClose(event: { code: number; reason: string }): void;
-}
-
-export interface MediaStreamStats {
-  /** Text and binary messages received, including ignored ones. */
-  messagesIn: number;
-  /** Wire bytes received. */
-  bytesIn: number;
-  /** Wire bytes sent (UTF-8 length of the JSON). */
-  bytesOut: number;
-  /** Media messages accepted (not counting duplicates/reordered). */
-  mediaFramesIn: number;
-  /** mu-law payload bytes accepted, excluding gap fill. */
-  mediaBytesIn: number;
-  mediaMessagesOut: number;
-  /** mu-law payload bytes sent. */
-  mediaBytesOut: number;
-  marksOut: number;
-  clearsOut: number;
-  /** Ignored inbound messages by reason. */
-  malformed: Record<MediaStreamIgnoredCode, number>;
-  gaps: number;
-  /** Silence inserted, ms. */
-  gapMs: number;
-  cappedGaps: number;
-  duplicates: number;
-  reordered: number;
-  /** Messages dropped because the pre-`setHandlers` buffer was full. */
-  droppedBeforeHandlers: number;
-  handlerErrors: number;
-}
-
-export interface MediaStreamSession {
-  readonly start: StreamStart;
-  /** Delivers everything received since `start` (buffered, bounded), then live events. */
-  setHandlers(handlers: MediaStreamHandlers): void;
-  /** Queues mu-law audio for playback. False (and nothing sent) when the socket is not open. */
-  sendMedia(mulaw: Uint8Array): boolean;
-  sendMark(name: string): boolean;
-  /** Drops Twilio's buffered audio. */
-  sendClear(): boolean;
-  /** Closes the socket (Twilio then runs the next TwiML verb, or hangs up). Idempotent. */
-  close(code?: number, reason?: string): void;
-  /** Bytes queued in the socket but not yet written to the network. */
-  readonly bufferedAmountBytes: number;
-  stats(): MediaStreamStats;
-}
-
-export interface AcceptMediaStreamOptions {
-  /** Time allowed from accept to `start`, ms. */
-  handshakeTimeoutMs: number;
-  logger: Logger;
-  clock?: Clock;
-  /** Receives every inbound message; closed by the transport when the socket closes. */
-  recorder?: MediaStreamRecorder;
-  /** Events held between `start` and `setHandlers`. Default 500 (10 s of 20 ms frames). */
-  maxBufferedMessages?: number;
-  /** Most silence one gap may insert, ms. Default 2000. */
-  maxGapFillMs?: number;
-}
+export * from './media-stream-types.js';
 
 /** Close code used when the handshake times out: 1008 (policy violation). */
 export const HANDSHAKE_TIMEOUT_CLOSE_CODE = 1008;
 
-/** A close frame's reason is limited to 123 bytes (RFC 6455 §5.5); ws throws beyond that. */
-const MAX_CLOSE_REASON_BYTES = 123;
-
-function truncateCloseReason(reason: string): string {
-  if (Buffer.byteLength(reason) <= MAX_CLOSE_REASON_BYTES) return reason;
-  let end = Math.min(reason.length, MAX_CLOSE_REASON_BYTES);
-  while (Buffer.byteLength(reason.slice(0, end)) > MAX_CLOSE_REASON_BYTES) end--;
-  // Never split a surrogate pair into an unpaired half.
-  const last = reason.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end--;
-  return reason.slice(0, end);
-}
-
 type Queued = { kind: 'message'; message: TwilioInboundMessage } | { kind: 'close'; code: number; reason: string };
-type HandlerName = keyof MediaStreamHandlers;
 
 /**
  * Waits for `connected` then `start` on a freshly upgraded Twilio socket and resolves with the session.
@@ -162,7 +49,6 @@ export function acceptMediaStream(socket: WebSocket, options: AcceptMediaStreamO
 class TwilioMediaStream implements MediaStreamSession {
   private readonly clock: Clock;
   private readonly recorder: MediaStreamRecorder | undefined;
-  private readonly maxBufferedMessages: number;
   private readonly continuity: InboundContinuity;
   private logger: Logger;
   private phase: 'handshake' | 'started' | 'failed' = 'handshake';
@@ -170,11 +56,11 @@ class TwilioMediaStream implements MediaStreamSession {
   private connectedSeen = false;
   private handshakeTimer: TimerHandle | null = null;
   private handlers: MediaStreamHandlers | null = null;
-  private queue: Queued[] = [];
+  private readonly held: HeldDeliveries<Queued>;
+  private readonly guard: GuardedHandlers;
+  private readonly ignoredLog = new OncePerKeyLog(() => this.logger, 'warn', 'silent');
   private closeRequested = false;
   private closeDelivered = false;
-  private readonly loggedCodes = new Set<MediaStreamIgnoredCode>();
-  private readonly loggedHandlerErrors = new Set<HandlerName>();
   private readonly counters = {
     messagesIn: 0,
     bytesIn: 0,
@@ -185,7 +71,6 @@ class TwilioMediaStream implements MediaStreamSession {
     marksOut: 0,
     clearsOut: 0,
     droppedBeforeHandlers: 0,
-    handlerErrors: 0,
   };
   private readonly malformed = Object.fromEntries(MEDIA_STREAM_IGNORED_CODES.map((code) => [code, 0])) as Record<
     MediaStreamIgnoredCode,
@@ -201,7 +86,16 @@ class TwilioMediaStream implements MediaStreamSession {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger;
     this.recorder = options.recorder;
-    this.maxBufferedMessages = options.maxBufferedMessages ?? 500;
+    this.held = new HeldDeliveries<Queued>({
+      limit: options.maxBufferedMessages ?? 500,
+      // Keep the start of the call; the close is never dropped.
+      drop: 'newest',
+      droppable: (item) => item.kind === 'message',
+      onDrop: () => {
+        if (++this.counters.droppedBeforeHandlers === 1) this.logger.warn('no handlers yet; dropping Twilio messages');
+      },
+    });
+    this.guard = new GuardedHandlers(() => this.logger, 'media stream handler threw (further throws at debug)');
     this.continuity = new InboundContinuity(options.maxGapFillMs === undefined ? {} : { maxGapFillMs: options.maxGapFillMs });
 
     socket.on('message', (data, isBinary) => this.onSocketMessage(data, isBinary));
@@ -232,12 +126,10 @@ class TwilioMediaStream implements MediaStreamSession {
 
   setHandlers(handlers: MediaStreamHandlers): void {
     this.handlers = handlers;
-    const queued = this.queue;
-    this.queue = [];
-    for (const item of queued) {
+    this.held.attach((item) => {
       if (item.kind === 'message') this.deliver(item.message);
       else this.deliverClose(item.code, item.reason);
-    }
+    });
   }
 
   sendMedia(mulaw: Uint8Array): boolean {
@@ -267,6 +159,7 @@ class TwilioMediaStream implements MediaStreamSession {
     const continuity = this.continuity.stats();
     return {
       ...this.counters,
+      handlerErrors: this.guard.errors,
       mediaFramesIn: continuity.frames,
       malformed: { ...this.malformed },
       gaps: continuity.gaps,
@@ -290,7 +183,7 @@ class TwilioMediaStream implements MediaStreamSession {
     const state = this.socket.readyState;
     if (state === WebSocket.CLOSING || state === WebSocket.CLOSED) return;
     try {
-      this.socket.close(code, truncateCloseReason(reason));
+      this.socket.close(code, closeReasonWithinLimit(reason));
     } catch (error) {
       // ws throws on a close code outside the allowed ranges; closing must still happen.
       this.logger.warn({ err: error, code }, 'invalid close code; terminating Twilio socket');
@@ -353,14 +246,7 @@ class TwilioMediaStream implements MediaStreamSession {
       this.ignore('STREAM_SID_MISMATCH', `${message.event} for another stream`);
       return;
     }
-    if (this.handlers !== null) {
-      this.deliver(message);
-    } else if (this.queue.length < this.maxBufferedMessages) {
-      this.queue.push({ kind: 'message', message });
-    } else {
-      this.counters.droppedBeforeHandlers++;
-      if (this.counters.droppedBeforeHandlers === 1) this.logger.warn('no handlers yet; dropping Twilio messages');
-    }
+    this.held.deliver({ kind: 'message', message });
   }
 
   private deliver(message: TwilioInboundMessage): void {
@@ -418,8 +304,7 @@ class TwilioMediaStream implements MediaStreamSession {
       return;
     }
     if (this.phase !== 'started') return;
-    if (this.handlers === null) this.queue.push({ kind: 'close', code, reason });
-    else this.deliverClose(code, reason);
+    this.held.deliver({ kind: 'close', code, reason });
   }
 
   private deliverClose(code: number, reason: string): void {
@@ -443,22 +328,10 @@ class TwilioMediaStream implements MediaStreamSession {
 
   private ignore(code: MediaStreamIgnoredCode, detail: string): void {
     this.malformed[code]++;
-    if (this.loggedCodes.has(code)) return;
-    this.loggedCodes.add(code);
-    this.logger.warn({ code, detail }, 'ignored Twilio message (logged once per code per call)');
+    this.ignoredLog.log(code, { code, detail }, 'ignored Twilio message (logged once per code per call)');
   }
 
-  private invoke(name: HandlerName, call: () => void): void {
-    try {
-      call();
-    } catch (error) {
-      this.counters.handlerErrors++;
-      if (this.loggedHandlerErrors.has(name)) {
-        this.logger.debug({ err: error, handler: name }, 'media stream handler threw');
-        return;
-      }
-      this.loggedHandlerErrors.add(name);
-      this.logger.error({ err: error, handler: name }, 'media stream handler threw (further throws at debug)');
-    }
+  private invoke(name: keyof MediaStreamHandlers, call: () => void): void {
+    this.guard.run(name, call);
   }
 }

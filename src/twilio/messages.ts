@@ -8,6 +8,7 @@
  *
  * The media path runs 50 times a second per call: one JSON.parse, hand-written checks, no schema library.
  */
+import { rawDataToText } from '../net/socket-plumbing.js';
 import type { RawData } from 'ws';
 import { base64ToBytes } from '../audio/pcm.js';
 
@@ -106,24 +107,6 @@ export type TwilioParseResult =
 type Fail = { ok: false; code: TwilioParseErrorCode; detail: string };
 type JsonObject = Record<string, unknown>;
 
-/** Decodes a ws message to text without copying more than needed. */
-export function rawDataToText(data: RawData | string): string {
-  if (typeof data === 'string') return data;
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8');
-}
-
-/** Byte length of a ws message as received (for the bytes-in counter). */
-export function rawDataByteLength(data: RawData | string): number {
-  if (typeof data === 'string') return Buffer.byteLength(data);
-  if (Array.isArray(data)) {
-    let total = 0;
-    for (const chunk of data) total += chunk.length;
-    return total;
-  }
-  return data.byteLength;
-}
 
 function fail(code: TwilioParseErrorCode, detail: string): Fail {
   return { ok: false, code, detail };
