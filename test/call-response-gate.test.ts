@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/logger.js';
-import { ResponseGate, type ResponseGateEvent, type ResponseGateState } from '../src/call/response-gate.js';
+import { ResponseGate, type ResponseGateEvent, type ResponseGateState } from '../src/providers/openai/response-gate.js';
 
 function setup() {
   const sent: Array<ResponseGateEvent & { id: string }> = [];

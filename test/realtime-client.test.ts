@@ -16,9 +16,9 @@ import {
   type RealtimeConnection,
   type RealtimeConnectionOptions,
   type RealtimeFault,
-} from '../src/realtime/client.js';
-import type { RealtimeServerEvent, RealtimeSessionCreateRequest } from '../src/realtime/events.js';
-import { buildSessionUpdate } from '../src/realtime/session-config.js';
+} from '../src/providers/openai/connection.js';
+import type { RealtimeServerEvent, RealtimeSessionCreateRequest } from '../src/providers/openai/events.js';
+import { buildSessionUpdate } from '../src/providers/openai/session-config.js';
 import { FakeRealtimeServer, sessionUpdatedFor } from './helpers/realtime-fake-server.js';
 
 const API_KEY = 'sk-test-DO-NOT-LOG-4f9a8c2e71b3';

@@ -1,6 +1,6 @@
 /** The server-event parser sits on the hot path of every call: it must never throw and must name what it skipped. */
 import { describe, expect, it } from 'vitest';
-import { KNOWN_SERVER_EVENT_TYPES, parseServerEvent } from '../src/realtime/events.js';
+import { KNOWN_SERVER_EVENT_TYPES, parseServerEvent } from '../src/providers/openai/events.js';
 
 describe('parseServerEvent', () => {
   it('returns a known GA event as is', () => {

@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.js';
 import { createLogger, silentLogger } from '../src/logger.js';
 import { loadConfig } from '../src/config.js';
-import { openRealtimeConnection, type RealtimeConnectionState } from '../src/realtime/client.js';
-import { PredialPool } from '../src/realtime/predial.js';
-import { buildSessionUpdate } from '../src/realtime/session-config.js';
+import { openRealtimeConnection, type RealtimeConnection, type RealtimeConnectionState } from '../src/providers/openai/connection.js';
+import { PredialPool } from '../src/server/predial.js';
+import { buildSessionUpdate } from '../src/providers/openai/session-config.js';
 import { FakeRealtimeServer, sessionUpdatedFor } from './helpers/realtime-fake-server.js';
 
 class FakeConnection {
@@ -118,7 +118,7 @@ describe('PredialPool', () => {
     const server = await FakeRealtimeServer.start();
     try {
       const clock = new ManualClock();
-      const predial = new PredialPool({ clock, ttlMs: 5000, logger: silentLogger() });
+      const predial = new PredialPool<RealtimeConnection>({ clock, ttlMs: 5000, logger: silentLogger() });
       const sessionUpdate = buildSessionUpdate(loadConfig({ NODE_ENV: 'test' }).openai);
       const dial = () =>
         openRealtimeConnection({ url: `${server.baseUrl}/v1/realtime`, model: 'gpt-realtime', apiKey: 'sk-test', authMode: 'bearer', sessionUpdate, logger: silentLogger() });

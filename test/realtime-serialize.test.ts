@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { serializeClientEvent } from '../src/realtime/client.js';
+import { serializeClientEvent } from '../src/providers/openai/connection.js';
 
 describe('serializeClientEvent', () => {
   it('builds audio appends by concatenation, byte-identical to JSON.stringify', () => {

@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../src/config.js';
-import { buildSessionUpdate, expectedFormats, formatMatches } from '../src/realtime/session-config.js';
-import type { FunctionTool, RealtimeAudioFormats } from '../src/realtime/events.js';
+import { buildSessionUpdate, expectedFormats, formatMatches } from '../src/providers/openai/session-config.js';
+import type { FunctionTool, RealtimeAudioFormats } from '../src/providers/openai/events.js';
 
 const INSTRUCTIONS = 'Be brief.';
 

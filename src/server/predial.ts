@@ -6,10 +6,10 @@
  */
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../logger.js';
-import type { RealtimeConnection } from './client.js';
+import type { VoiceAgentSession } from '../voice/port.js';
 
 /** The part of a connection the pool needs; lets tests pool stand-ins. */
-export type PoolableConnection = Pick<RealtimeConnection, 'close' | 'state'>;
+export type PoolableConnection = { readonly state: string; close(): void };
 
 export interface PredialPoolOptions {
   clock: Clock;
@@ -24,7 +24,7 @@ interface PoolEntry<C> {
   putAtMs: number;
 }
 
-export class PredialPool<C extends PoolableConnection = RealtimeConnection> {
+export class PredialPool<C extends PoolableConnection = VoiceAgentSession> {
   private readonly entries = new Map<string, PoolEntry<C>>();
   private readonly clock: Clock;
   private readonly ttlMs: number;

@@ -12,8 +12,27 @@
 import { Buffer } from 'node:buffer';
 import { WebSocket, type RawData } from 'ws';
 import type { IncomingMessage } from 'node:http';
-import { systemClock, type Clock, type TimerHandle } from '../clock.js';
-import type { Logger } from '../logger.js';
+import { systemClock, type Clock, type TimerHandle } from '../../clock.js';
+import type { Logger } from '../../logger.js';
+import { GuardedHandlers, HeldDeliveries, OncePerKeyLog, rawDataToText } from '../../net/socket-plumbing.js';
+import {
+  bytesPerSecondOf,
+  CLOSE_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_HELD_AUDIO_SECONDS,
+  FATAL_ERROR_CODES,
+  MAX_BUFFERED_SERVER_EVENTS,
+  REMEMBERED_EVENT_IDS,
+  type RealtimeApiError,
+  type RealtimeConnection,
+  type RealtimeConnectionOptions,
+  type RealtimeConnectionState,
+  type RealtimeConnectionStats,
+  type RealtimeFault,
+  type RealtimeFaultKind,
+  type RealtimeHandlers,
+} from './connection-types.js';
+import { base64DecodedLength, realtimeDialUrl, redactUrlForLog, serializeClientEvent, toApiError } from './wire.js';
 import {
   isRealtimeSession,
   parseServerEvent,
@@ -24,187 +43,21 @@ import {
   type SessionUpdateEvent,
   type SessionUpdatedEvent,
 } from './events.js';
-import { describeFormat, formatMatches } from './session-config.js';
+import { HeldClientEvents } from './held-client-events.js';
+import { reportedFormatMismatch } from './session-config.js';
 
-export type RealtimeConnectionState = 'connecting' | 'configuring' | 'ready' | 'closed';
-
-export type RealtimeFaultKind =
-  /** TCP/DNS/TLS failure before any HTTP answer (`code` is the Node error code, e.g. `ECONNREFUSED`). */
-  | 'connect_failed'
-  /** HTTP 401 or 403 to the WebSocket upgrade: the key is wrong or lacks access. */
-  | 'unauthorized'
-  /** Any other non-101 HTTP answer to the upgrade (`status` set). */
-  | 'handshake_failed'
-  /** Not `ready` within `connectTimeoutMs` (handshake, `session.created` or `session.updated` missing). */
-  | 'connect_timeout'
-  /** The server closed the socket (`closeCode`, `closeReason` set). */
-  | 'closed'
-  /** The session hit its maximum lifetime (error `session_expired`, or a close saying so). */
-  | 'session_expired'
-  /** The server speaks something we cannot use: beta shape refused, our session.update rejected, wrong formats. */
-  | 'protocol';
-
-export interface RealtimeFault {
-  kind: RealtimeFaultKind;
-  /** Log-safe, human-readable. */
-  message: string;
-  /** HTTP status of a failed upgrade. */
-  status?: number;
-  /** Machine code: Node error code (connect_failed) or API error code (session_expired, protocol). */
-  code?: string;
-  /** WebSocket close code, when the fault came from a close frame. */
-  closeCode?: number;
-  closeReason?: string;
-}
-
-/** The `error` of an API `error` event, flattened. `eventId` is the client `event_id` it answers, if any. */
-export interface RealtimeApiError {
-  type: string;
-  code: string | null;
-  message: string;
-  param: string | null;
-  eventId: string | null;
-}
-
-export interface RealtimeHandlers {
-  /** Once, when `session.updated` confirmed our formats. Held audio and events have been flushed by then. */
-  onReady?(session: RealtimeSessionCreateRequest): void;
-  /** Every well-formed server event, in arrival order, `session.*` and `error` included. */
-  onEvent(event: RealtimeServerEvent): void;
-  /** Every API `error` event (after `onEvent` saw it). Most leave the session open. */
-  onApiError?(error: RealtimeApiError): void;
-  /** At most once; the connection is closed (or closing) when it is called. */
-  onFault(fault: RealtimeFault): void;
-}
-
-export interface RealtimeConnectionStats {
-  /** Well-formed server events received, by type. */
-  eventsIn: Record<string, number>;
-  /** Client events written to the socket, by type. */
-  eventsOut: Record<string, number>;
-  /** Server frames skipped: malformed JSON, not an object, no type, unknown type, binary. */
-  skippedIn: number;
-  /** Decoded audio bytes written in `input_audio_buffer.append`. */
-  audioBytesAppended: number;
-  /** Audio appended before `ready` and dropped (oldest first) because the hold limit was reached. */
-  heldAudioDroppedChunks: number;
-  heldAudioDroppedBytes: number;
-  /** Server events dropped (oldest first) while no handlers were set. */
-  bufferedEventsDropped: number;
-  /** Client events (audio included) offered after the connection closed. */
-  droppedAfterClose: number;
-}
-
-export interface RealtimeConnection {
-  readonly state: RealtimeConnectionState;
-  /** The session as `session.updated` reported it; null until `ready`. */
-  readonly session: RealtimeSessionCreateRequest | null;
-  /** Resolves when the socket is gone (never rejects), whoever closed it. */
-  readonly closed: Promise<void>;
-  /**
-   * Sends `input_audio_buffer.append`. Before `ready` the audio is held (bounded by `maxHeldAudioBytes`, oldest
-   * dropped). `audio` is raw bytes in the session's input format, or already base64-encoded.
-   */
-  appendAudio(audio: Uint8Array | string): void;
-  /** Sends a client event, assigning `event_id` (`cb_<n>`) when missing; returns the id. Queued before `ready`. */
-  send(event: RealtimeClientEvent): string;
-  /** Events, readiness and a fault that happened before this call are delivered now, in order. */
-  setHandlers(handlers: RealtimeHandlers): void;
-  /** Idempotent. Works in any state (a handshake in progress is aborted). Emits no fault. */
-  close(): void;
-  stats(): RealtimeConnectionStats;
-}
-
-export interface RealtimeConnectionOptions {
-  /** `ws:`/`wss:` endpoint; any existing query (e.g. Azure `api-version`) is kept. */
-  url: string;
-  /** Added as the `model` query parameter (for Azure, the deployment name). */
-  model: string;
-  apiKey: string;
-  /** `bearer`: `Authorization: Bearer <key>` (OpenAI). `api-key`: `api-key: <key>` (Azure). */
-  authMode: 'bearer' | 'api-key';
-  /** Sent once, right after `session.created`. Its audio formats are what `session.updated` must report. */
-  sessionUpdate: SessionUpdateEvent;
-  logger: Logger;
-  clock?: Clock;
-  /** Time from dial to `ready`, in ms. Default 10 000. */
-  connectTimeoutMs?: number;
-  /** Audio held before `ready`, in decoded bytes. Default: 10 s of the session's input format. */
-  maxHeldAudioBytes?: number;
-}
-
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-/** Audio held before `ready` by default, in seconds of the input format. */
-export const DEFAULT_HELD_AUDIO_SECONDS = 10;
-/** How long a close handshake may take before the socket is destroyed, in ms. */
-export const CLOSE_HANDSHAKE_TIMEOUT_MS = 2_000;
-/** Server events kept while no handlers are set (a pre-dialled session waiting for its call). */
-export const MAX_BUFFERED_SERVER_EVENTS = 1_000;
-/** Client event ids remembered so an API error can name the event type it answers. */
-const REMEMBERED_EVENT_IDS = 256;
-
-/** API error codes after which the session is unusable. Everything else is recoverable. */
-const FATAL_ERROR_CODES: Readonly<Record<string, RealtimeFaultKind>> = {
-  session_expired: 'session_expired',
-  beta_api_shape_disabled: 'protocol',
-};
-
-const PCM16_24KHZ_BYTES_PER_SECOND = 48_000;
-const G711_8KHZ_BYTES_PER_SECOND = 8_000;
+export * from './connection-types.js';
+export { base64DecodedLength, realtimeDialUrl, redactUrlForLog, serializeClientEvent } from './wire.js';
 
 /** Dials at once. Throws only for a malformed `url` (a configuration bug); every other failure is a fault. */
 export function openRealtimeConnection(options: RealtimeConnectionOptions): RealtimeConnection {
   return new UpstreamConnection(options);
 }
 
-/** The dial URL: `url` with `model` set as a query parameter, other parameters kept. */
-export function realtimeDialUrl(url: string, model: string): URL {
-  const dialUrl = new URL(url);
-  dialUrl.searchParams.set('model', model);
-  return dialUrl;
-}
-
-/** A URL safe to log: no userinfo, and values of credential-looking query parameters replaced. */
-export function redactUrlForLog(url: URL): string {
-  const copy = new URL(url.href);
-  copy.username = '';
-  copy.password = '';
-  for (const key of [...copy.searchParams.keys()]) {
-    if (/key|token|secret|sig|auth|pass/i.test(key)) copy.searchParams.set(key, 'REDACTED');
-  }
-  return copy.href;
-}
-
-/** Decoded size of base64 text, in bytes, without decoding it. */
-export function base64DecodedLength(base64: string): number {
-  let padding = 0;
-  if (base64.endsWith('==')) padding = 2;
-  else if (base64.endsWith('=')) padding = 1;
-  return Math.max(0, Math.floor((base64.length * 3) / 4) - padding);
-}
-
-function bytesPerSecondOf(sessionUpdate: SessionUpdateEvent): number {
-  const session = sessionUpdate.session;
-  const format = session.type === 'realtime' ? session.audio?.input?.format : undefined;
-  return format?.type === 'audio/pcmu' || format?.type === 'audio/pcma' ? G711_8KHZ_BYTES_PER_SECOND : PCM16_24KHZ_BYTES_PER_SECOND;
-}
-
-function rawDataToText(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8');
-}
-
 type Delivery =
   | { kind: 'event'; event: RealtimeServerEvent }
   | { kind: 'ready'; session: RealtimeSessionCreateRequest }
   | { kind: 'fault'; fault: RealtimeFault };
-
-interface PendingClientEvent {
-  event: RealtimeClientEvent;
-  /** Decoded audio bytes for an append, 0 otherwise: the hold limit counts audio only. */
-  audioBytes: number;
-}
 
 class UpstreamConnection implements RealtimeConnection {
   private currentState: RealtimeConnectionState = 'connecting';
@@ -215,13 +68,12 @@ class UpstreamConnection implements RealtimeConnection {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly sessionUpdate: SessionUpdateEvent;
-  private readonly maxHeldAudioBytes: number;
   private readonly dialStartedMs: number;
 
   private handlers: RealtimeHandlers | null = null;
-  private readonly deliveries: Delivery[] = [];
-  private readonly pending: PendingClientEvent[] = [];
-  private heldAudioBytes = 0;
+  private readonly held: HeldDeliveries<Delivery>;
+  private readonly guard: GuardedHandlers;
+  private readonly pending: HeldClientEvents;
 
   private nextEventNumber = 1;
   private sessionUpdateEventId: string | null = null;
@@ -236,19 +88,30 @@ class UpstreamConnection implements RealtimeConnection {
   private readonly eventsOut = new Map<string, number>();
   private skippedIn = 0;
   private audioBytesAppended = 0;
-  private heldAudioDroppedChunks = 0;
-  private heldAudioDroppedBytes = 0;
   private bufferedEventsDropped = 0;
   private droppedAfterClose = 0;
-  /** Skip reasons already logged at warn (per unknown type, or per parse error code); repeats go to debug. */
-  private readonly skipReasonsLogged = new Set<string>();
+  /** Skip reasons logged at warn once (per unknown type, or per parse error code); repeats go to debug. */
+  private readonly skipLog = new OncePerKeyLog(() => this.logger);
 
   constructor(options: RealtimeConnectionOptions) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger.child({ component: 'realtime' });
     this.sessionUpdate = options.sessionUpdate;
-    this.maxHeldAudioBytes = options.maxHeldAudioBytes ?? DEFAULT_HELD_AUDIO_SECONDS * bytesPerSecondOf(options.sessionUpdate);
+    const maxHeldAudioBytes = options.maxHeldAudioBytes ?? DEFAULT_HELD_AUDIO_SECONDS * bytesPerSecondOf(options.sessionUpdate);
+    this.pending = new HeldClientEvents(maxHeldAudioBytes, () =>
+      this.logger.warn({ maxHeldAudioBytes, state: this.currentState }, 'upstream not ready: dropping the oldest held caller audio (logged once; see stats)'),
+    );
     this.dialStartedMs = this.clock.now();
+    this.guard = new GuardedHandlers(() => this.logger, 'realtime handler threw');
+    this.held = new HeldDeliveries<Delivery>({
+      limit: MAX_BUFFERED_SERVER_EVENTS,
+      // Keep the latest state; readiness and the fault are never dropped.
+      drop: 'oldest',
+      droppable: (delivery) => delivery.kind === 'event',
+      onDrop: () => {
+        if (this.bufferedEventsDropped++ === 0) this.logger.warn({ limit: MAX_BUFFERED_SERVER_EVENTS }, 'no handlers: dropping oldest buffered server events');
+      },
+    });
 
     const dialUrl = realtimeDialUrl(options.url, options.model);
     const headers: Record<string, string> =
@@ -286,9 +149,7 @@ class UpstreamConnection implements RealtimeConnection {
     } else if (this.currentState === 'closed') {
       this.droppedAfterClose++;
     } else {
-      this.pending.push({ event, audioBytes });
-      this.heldAudioBytes += audioBytes;
-      this.enforceHeldAudioLimit();
+      this.pending.hold(event, audioBytes);
     }
   }
 
@@ -301,22 +162,20 @@ class UpstreamConnection implements RealtimeConnection {
       this.droppedAfterClose++;
       this.logger.debug({ type: event.type, eventId }, 'client event dropped: connection closed');
     } else {
-      this.pending.push({ event: stamped, audioBytes: 0 });
+      this.pending.hold(stamped, 0);
     }
     return eventId;
   }
 
   setHandlers(handlers: RealtimeHandlers): void {
     this.handlers = handlers;
-    while (this.deliveries.length > 0 && this.handlers !== null && !this.closeRequested) {
-      this.dispatch(this.deliveries.shift()!);
-    }
+    this.held.attach((delivery) => this.dispatch(delivery));
   }
 
   close(): void {
     if (this.closeRequested) return;
     this.closeRequested = true;
-    this.deliveries.length = 0;
+    this.held.discard();
     if (this.currentState !== 'closed') {
       this.logger.info({ state: this.currentState, ...this.summary() }, 'closing realtime connection');
       this.enterClosed();
@@ -330,8 +189,8 @@ class UpstreamConnection implements RealtimeConnection {
       eventsOut: Object.fromEntries(this.eventsOut),
       skippedIn: this.skippedIn,
       audioBytesAppended: this.audioBytesAppended,
-      heldAudioDroppedChunks: this.heldAudioDroppedChunks,
-      heldAudioDroppedBytes: this.heldAudioDroppedBytes,
+      heldAudioDroppedChunks: this.pending.droppedChunks,
+      heldAudioDroppedBytes: this.pending.droppedBytes,
       bufferedEventsDropped: this.bufferedEventsDropped,
       droppedAfterClose: this.droppedAfterClose,
     };
@@ -363,26 +222,24 @@ class UpstreamConnection implements RealtimeConnection {
 
     switch (event.type) {
       case 'session.created':
-        this.deliver({ kind: 'event', event });
+        this.held.deliver({ kind: 'event', event });
         this.onSessionCreated();
         return;
       case 'session.updated':
         this.onSessionUpdated(event);
         return;
       case 'error':
-        this.deliver({ kind: 'event', event });
+        this.held.deliver({ kind: 'event', event });
         this.onApiErrorEvent(event);
         return;
       default:
-        this.deliver({ kind: 'event', event });
+        this.held.deliver({ kind: 'event', event });
     }
   }
 
   private skip(logKey: string, code: string, detail: string): void {
     this.skippedIn++;
-    const first = !this.skipReasonsLogged.has(logKey);
-    if (first) this.skipReasonsLogged.add(logKey);
-    this.logger[first ? 'warn' : 'debug']({ code, detail }, 'skipped realtime server frame');
+    this.skipLog.log(logKey, { code, detail }, 'skipped realtime server frame');
   }
 
   private onSessionCreated(): void {
@@ -396,10 +253,10 @@ class UpstreamConnection implements RealtimeConnection {
     if (this.currentState !== 'configuring' || this.sessionUpdateEventId === null) {
       // A later update (the integrator's own session.update) or an unsolicited one: just pass it on.
       if (this.currentState === 'ready' && isRealtimeSession(event.session)) this.currentSession = event.session;
-      this.deliver({ kind: 'event', event });
+      this.held.deliver({ kind: 'event', event });
       return;
     }
-    const mismatch = this.formatMismatch(event.session);
+    const mismatch = reportedFormatMismatch(this.sessionUpdate, event.session);
     if (mismatch !== null) {
       this.fail({ kind: 'protocol', code: 'format_mismatch', message: mismatch });
       return;
@@ -409,31 +266,14 @@ class UpstreamConnection implements RealtimeConnection {
     this.currentSession = session;
     this.clearConnectTimer();
     const heldEvents = this.pending.length;
-    const heldAudioBytes = this.heldAudioBytes;
-    for (const entry of this.pending.splice(0)) this.transmit(entry.event, entry.audioBytes);
-    this.heldAudioBytes = 0;
+    const heldAudioBytes = this.pending.audioBytes;
+    this.pending.release((event, audioBytes) => this.transmit(event, audioBytes));
     this.logger.info(
       { elapsedMs: Math.round(this.clock.now() - this.dialStartedMs), sessionId: (session as { id?: unknown }).id, heldEvents, heldAudioBytes },
       'realtime session ready',
     );
-    this.deliver({ kind: 'event', event });
-    this.deliver({ kind: 'ready', session });
-  }
-
-  /** Null when the reported session has the formats we asked for; otherwise a log-safe description. */
-  private formatMismatch(reported: SessionUpdatedEvent['session']): string | null {
-    if (!isRealtimeSession(reported)) return `session.updated reports a "${String(reported.type)}" session, expected "realtime"`;
-    const requested = this.sessionUpdate.session;
-    if (requested.type !== 'realtime') return null;
-    for (const direction of ['input', 'output'] as const) {
-      const expected = requested.audio?.[direction]?.format;
-      if (expected === undefined) continue;
-      const actual = reported.audio?.[direction]?.format;
-      if (!formatMatches(actual, expected)) {
-        return `session.updated reports ${direction} format ${describeFormat(actual)}, expected ${describeFormat(expected)}`;
-      }
-    }
-    return null;
+    this.held.deliver({ kind: 'event', event });
+    this.held.deliver({ kind: 'ready', session });
   }
 
   private onApiErrorEvent(event: RealtimeErrorEvent): void {
@@ -510,15 +350,13 @@ class UpstreamConnection implements RealtimeConnection {
     this.logger.warn({ fault, state: this.currentState, ...this.summary() }, 'realtime connection fault');
     this.enterClosed();
     this.shutDownSocket();
-    this.deliver({ kind: 'fault', fault });
+    this.held.deliver({ kind: 'fault', fault });
   }
 
   private enterClosed(): void {
     this.currentState = 'closed';
     this.clearConnectTimer();
-    this.droppedAfterClose += this.pending.length;
-    this.pending.length = 0;
-    this.heldAudioBytes = 0;
+    this.droppedAfterClose += this.pending.discard();
   }
 
   private shutDownSocket(): void {
@@ -560,42 +398,11 @@ class UpstreamConnection implements RealtimeConnection {
     }
   }
 
-  private enforceHeldAudioLimit(): void {
-    while (this.heldAudioBytes > this.maxHeldAudioBytes) {
-      const index = this.pending.findIndex((entry) => entry.audioBytes > 0);
-      if (index === -1) break;
-      const [dropped] = this.pending.splice(index, 1);
-      this.heldAudioBytes -= dropped!.audioBytes;
-      this.heldAudioDroppedBytes += dropped!.audioBytes;
-      if (this.heldAudioDroppedChunks++ === 0) {
-        this.logger.warn(
-          { maxHeldAudioBytes: this.maxHeldAudioBytes, state: this.currentState },
-          'upstream not ready: dropping the oldest held caller audio (logged once; see stats)',
-        );
-      }
-    }
-  }
-
-  private deliver(delivery: Delivery): void {
-    if (this.handlers !== null) {
-      this.dispatch(delivery);
-      return;
-    }
-    this.deliveries.push(delivery);
-    if (this.deliveries.length > MAX_BUFFERED_SERVER_EVENTS) {
-      const index = this.deliveries.findIndex((entry) => entry.kind === 'event');
-      if (index !== -1) {
-        this.deliveries.splice(index, 1);
-        if (this.bufferedEventsDropped++ === 0) this.logger.warn({ limit: MAX_BUFFERED_SERVER_EVENTS }, 'no handlers: dropping oldest buffered server events');
-      }
-    }
-  }
-
-  /** Calls one handler. A throwing handler is logged, never allowed to unwind into the socket's event loop. */
+  /** Calls one handler, guarded: a throw is logged, never unwound into the socket's event loop. */
   private dispatch(delivery: Delivery): void {
     const handlers = this.handlers;
     if (handlers === null || this.closeRequested) return;
-    try {
+    this.guard.run(delivery.kind, () => {
       switch (delivery.kind) {
         case 'event':
           handlers.onEvent(delivery.event);
@@ -608,9 +415,7 @@ class UpstreamConnection implements RealtimeConnection {
           handlers.onFault(delivery.fault);
           return;
       }
-    } catch (error) {
-      this.logger.error({ err: error, delivery: delivery.kind }, 'realtime handler threw');
-    }
+    });
   }
 
   private summary(): Record<string, unknown> {
@@ -618,31 +423,9 @@ class UpstreamConnection implements RealtimeConnection {
       eventsIn: [...this.eventsIn.values()].reduce((sum, count) => sum + count, 0),
       eventsOut: [...this.eventsOut.values()].reduce((sum, count) => sum + count, 0),
       audioBytesAppended: this.audioBytesAppended,
-      heldAudioDroppedBytes: this.heldAudioDroppedBytes,
+      heldAudioDroppedBytes: this.pending.droppedBytes,
       skippedIn: this.skippedIn,
     };
   }
 }
 
-/** Flattens an error event, tolerating a malformed body: the envelope was checked, the payload was not. */
-function toApiError(event: RealtimeErrorEvent): RealtimeApiError {
-  const body: Partial<RealtimeErrorEvent['error']> = typeof event.error === 'object' && event.error !== null ? event.error : {};
-  return {
-    type: typeof body.type === 'string' ? body.type : 'unknown',
-    code: typeof body.code === 'string' ? body.code : null,
-    message: typeof body.message === 'string' ? body.message : '',
-    param: typeof body.param === 'string' ? body.param : null,
-    eventId: typeof body.event_id === 'string' ? body.event_id : null,
-  };
-}
-
-/**
- * JSON for a client event. Audio appends (50 a second per call, each a ~1.3 KB base64 string) are built by
- * concatenation: base64 and our `cb_<n>` ids never need escaping, and JSON.stringify would scan every character.
- */
-export function serializeClientEvent(event: RealtimeClientEvent): string {
-  if (event.type === 'input_audio_buffer.append' && event.event_id !== undefined && /^[\w.-]*$/.test(event.event_id)) {
-    return `{"type":"input_audio_buffer.append","audio":"${event.audio}","event_id":"${event.event_id}"}`;
-  }
-  return JSON.stringify(event);
-}

@@ -15,7 +15,7 @@
  * A create request while not free is remembered (one pending request at most; further ones are refused and counted,
  * the first keeps its place) and sent after the current response's `response.done`.
  */
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../logger.js';
 
 export type ResponseGateState = 'free' | 'create_requested' | 'active' | 'cancel_requested';
 

@@ -3,14 +3,16 @@
  * GA only: the beta shape (`input_audio_format: "pcm16"`, `temperature`, `modalities`) is refused by the API with
  * `beta_api_shape_disabled`, so nothing here may emit it.
  */
-import type { Config } from '../config.js';
-import type {
-  FunctionTool,
-  RealtimeAudioConfigInput,
-  RealtimeAudioFormats,
-  RealtimeAudioInputTurnDetection,
-  RealtimeSessionCreateRequest,
-  SessionUpdateEvent,
+import type { Config } from '../../config.js';
+import {
+  isRealtimeSession,
+  type FunctionTool,
+  type RealtimeAudioConfigInput,
+  type RealtimeAudioFormats,
+  type RealtimeAudioInputTurnDetection,
+  type RealtimeSessionCreateRequest,
+  type SessionUpdateEvent,
+  type SessionUpdatedEvent,
 } from './events.js';
 
 type OpenAiConfig = Readonly<Config>['openai'];
@@ -107,4 +109,20 @@ export function describeFormat(format: unknown): string {
   if (format === null || typeof format !== 'object') return String(format);
   const { type, rate } = format as { type?: unknown; rate?: unknown };
   return rate === undefined ? String(type) : `${String(type)}@${String(rate)}`;
+}
+
+/** Null when `session.updated` reports the formats `sessionUpdate` asked for; otherwise a log-safe description. */
+export function reportedFormatMismatch(sessionUpdate: SessionUpdateEvent, reported: SessionUpdatedEvent['session']): string | null {
+  if (!isRealtimeSession(reported)) return `session.updated reports a "${String(reported.type)}" session, expected "realtime"`;
+  const requested = sessionUpdate.session;
+  if (requested.type !== 'realtime') return null;
+  for (const direction of ['input', 'output'] as const) {
+    const expected = requested.audio?.[direction]?.format;
+    if (expected === undefined) continue;
+    const actual = reported.audio?.[direction]?.format;
+    if (!formatMatches(actual, expected)) {
+      return `session.updated reports ${direction} format ${describeFormat(actual)}, expected ${describeFormat(expected)}`;
+    }
+  }
+  return null;
 }
