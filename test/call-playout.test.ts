@@ -146,19 +146,20 @@ describe('Playout barge-in', () => {
     expect(playout.stats().clears).toBe(0);
   });
 
-  it('drops late deltas of an interrupted response and plays the next answer normally', () => {
+  it('drops late deltas of an interrupted item and plays the next answer normally', () => {
+    // A new item of an interrupted response is the provider adapter's to drop (it knows which responses it
+    // interrupted): see "OpenAiVoiceAgent" in test/call-voice-port.test.ts. Playout refuses the cleared item.
     const { clock, twilio, playout, speak } = setup();
     speak('r1', 'A', 1_000, false);
     clock.advance(100);
     playout.interrupt();
     expect(playout.enqueue('r1', 'A', new Uint8Array(800))).toBe(false);
-    expect(playout.enqueue('r1', 'A2', new Uint8Array(800))).toBe(false);
     const before = twilio.mediaCount;
     clock.advance(1_000);
     expect(twilio.mediaCount).toBe(before);
     speak('r2', 'B', 100);
     expect(twilio.events.slice(-6)).toEqual(['media@1100', 'media@1100', 'media@1100', 'media@1100', 'media@1100', 'mark cb2.1']);
-    expect(playout.stats().lateDeltasDropped).toBe(2);
+    expect(playout.stats().lateDeltasDropped).toBe(1);
   });
 
   it('counts an underrun when deltas come late in the middle of an item', () => {

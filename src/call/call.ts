@@ -1,177 +1,200 @@
 /**
- * One phone call: the only object that touches both the Twilio Media Stream and the OpenAI Realtime session.
+ * One phone call: the only object that touches both the caller's channel (the Twilio Media Stream) and the voice
+ * agent (any provider, through the voice-agent port in src/voice/port.ts). It knows no provider's wire format.
  *
  * It composes parts that each own one slice of state and are tested alone:
- *   - Playout (out-queue, pacer, playback ledger, sequence log): agent audio → exact 20 ms frames → Twilio, paced,
- *     with marks, and the milliseconds the caller really heard;
- *   - ResponseGate: never a second `response.create` while one is in flight;
- *   - one stateful transcoder per direction (none in `audio/pcmu` pass-through mode).
+ *   - Playout (out-queue, pacer, playback ledger, sequence log): agent audio → exact 20 ms frames → the caller,
+ *     paced, with marks, and the milliseconds the caller really heard;
+ *   - exactly the transcoders the provider's formats need (none for mu-law pass-through);
+ *   - DtmfCollector (one message per burst of keys) and CallerAudioClock (turn latency on our clock).
  *
  * Rules it enforces:
- *   - only `response.output_audio.delta` feeds the out-queue; deltas of an interrupted/cancelled response are dropped;
- *   - with server VAD + create_response the model answers each turn itself: the bridge sends `response.create` only
- *     for the greeting and after function-call outputs (and per committed turn when it must);
- *   - on barge-in: one Twilio `clear`, one truncate per item at what the caller heard, measured on our clock.
+ *   - only `agent_audio` events feed the out-queue, and only while the call is live and from its current session;
+ *   - on barge-in: one `clear` to the caller, and the provider is told what the caller heard of each item in play
+ *     (the provider's adapter turns that into its own wire: truncate, cancel, drop late audio);
+ *   - the greeting is asked for once, when the first session is ready; a re-dialled session continues the call.
  */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import type { ConversationItemCreateEvent, RealtimeServerEvent, ResponseDoneEvent } from 'openai/resources/realtime/realtime';
-import { MULAW_BYTES_PER_MS, MULAW_SAMPLE_RATE_HZ, pcmBytesToMs } from '../audio/frames.js';
-import { encodeMulaw } from '../audio/mulaw.js';
-import { base64ToBytes } from '../audio/pcm.js';
-import { resampleClip } from '../audio/resampler.js';
-import { InboundTranscoder, OutboundTranscoder } from '../audio/transcoder.js';
-import { readWav } from '../audio/wav.js';
+import { MULAW_BYTES_PER_MS } from '../audio/frames.js';
 import type { Clock, TimerHandle } from '../clock.js';
-import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import type { RealtimeConnection, RealtimeFault } from '../realtime/client.js';
-import type { MediaStreamSession } from '../twilio/media-stream.js';
+import type { ToolCallRequest, VoiceAgentEvent, VoiceAgentFault, VoiceAgentSession } from '../voice/port.js';
+import { apologyMulaw } from './apology.js';
+import type { CallEvent } from './call-events.js';
+import { addUsage, emptyUsage, type CallSummary } from './call-summary.js';
+import { CallerAudioClock } from './caller-audio-clock.js';
+import type { CallerChannel } from './channel.js';
 import { DtmfCollector } from './dtmf.js';
 import { Playout } from './playout.js';
-import { ResponseGate } from './response-gate.js';
 import { runTool, type ToolDefinition } from './tools.js';
+import { createTranscoders, type CallTranscoders } from './transcoding.js';
+
+export type { CallSummary, TokenUsage } from './call-summary.js';
+
+/** Provider-neutral settings of one call. */
+export interface CallSettings {
+  /** Max audio buffered at the caller's end ahead of playback, ms. */
+  playbackLeadMs: number;
+  /** A mark every this many ms of item audio, and one at each item end. */
+  markIntervalMs: number;
+  /** Caller key presses go to the agent as one text message per burst, with one response. */
+  forwardDtmf: boolean;
+  /** Instructions for the agent's first words; null = the caller speaks first. */
+  greeting: string | null;
+  /** New sessions to open when the provider session is lost mid-call (0 = apologise and end). */
+  redialAttempts: number;
+}
 
 export interface CallOptions {
-  config: Readonly<Config>;
+  settings: Readonly<CallSettings>;
   clock: Clock;
   /** Child logger already bound to callSid and streamSid. */
   logger: Logger;
-  stream: MediaStreamSession;
-  upstream: RealtimeConnection;
+  channel: CallerChannel;
+  agent: VoiceAgentSession;
   tools?: readonly ToolDefinition[];
-  /** The upstream was opened while answering the webhook. */
+  /** The agent session was opened while answering the webhook. */
   predialled?: boolean;
-  /** Opens a fresh upstream session (used when config.openai.redialAttempts > 0). */
-  redial?: () => RealtimeConnection;
+  /** Opens a fresh session of the same provider (used when `settings.redialAttempts` > 0). */
+  redial?: () => VoiceAgentSession;
+  /** Live events for observers. Must not throw (the admission layer guards observers). */
+  onEvent?: (event: CallEvent) => void;
 }
 
-export interface TokenUsage {
-  inputTokens: number;
-  outputTokens: number;
-  inputAudioTokens: number;
-  outputAudioTokens: number;
-  cachedTokens: number;
-}
-
-export interface CallSummary {
-  callSid: string;
-  streamSid: string;
-  durationMs: number;
-  endReason: string;
-  turns: number;
-  responses: number;
-  bargeIns: number;
-  truncates: number;
-  framesIn: number;
-  framesOut: number;
-  gaps: number;
-  gapMs: number;
-  underruns: number;
-  underrunMs: number;
-  sequenceErrors: number;
-  lateDeltasDropped: number;
-  upstreamFaults: number;
-  usage: TokenUsage;
-}
-
-/** How long after the apology started we close the stream even if Twilio never acknowledges its end. */
+/** How long after the apology started we close the stream even if the caller's end never acknowledges its end. */
 const APOLOGY_GRACE_MS = 2_000;
 
 export class Call {
   readonly ended: Promise<CallSummary>;
   private resolveEnded!: (summary: CallSummary) => void;
   private readonly options: CallOptions;
+  private readonly settings: Readonly<CallSettings>;
   private readonly logger: Logger;
   private readonly clock: Clock;
+  private readonly channel: CallerChannel;
   private readonly playout: Playout;
-  private readonly gate: ResponseGate;
-  private readonly transcoding: boolean;
-  private readonly inbound: InboundTranscoder | null;
-  private readonly outbound: OutboundTranscoder | null;
-  private upstream: RealtimeConnection;
+  private readonly transcoders: CallTranscoders;
+  private readonly dtmf: DtmfCollector;
+  private readonly callerAudio = new CallerAudioClock();
+  private agent: VoiceAgentSession;
+  /** Sessions lost and replaced (re-dial): their counters still belong to this call. */
+  private readonly retiredAgents: VoiceAgentSession[] = [];
   private redialsLeft: number;
   private state: 'idle' | 'live' | 'apologising' | 'ended' = 'idle';
   private readonly startedAtMs: number;
   private greeted = false;
   private apologyTimer: TimerHandle | null = null;
-  private readonly dtmf: DtmfCollector;
-  /** The agent item whose audio is arriving, until its `output_audio.done`. */
+  /** The agent item whose audio is arriving, until its `agent_audio_done`. */
   private openItem: { responseId: string; itemId: string } | null = null;
-  /** Output-format bytes received per assistant item: truncates are capped at what the API actually sent. */
-  private readonly receivedBytesByItem = new Map<string, number>();
-  private readonly counters = { turns: 0, responses: 0, bargeIns: 0, truncates: 0, framesIn: 0, lateDeltasDropped: 0, upstreamFaults: 0 };
-  private readonly usage: TokenUsage = { inputTokens: 0, outputTokens: 0, inputAudioTokens: 0, outputAudioTokens: 0, cachedTokens: 0 };
+  /** The caller's last turn, until the first agent frame after it is sent. */
+  private turnAwaitingAnswer: { turn: number; endedAtMs: number } | null = null;
+  private readonly counters = { turns: 0, responses: 0, bargeIns: 0, framesIn: 0, lateDeltasDropped: 0, upstreamFaults: 0 };
+  private readonly usage = emptyUsage();
 
   constructor(options: CallOptions) {
     this.options = options;
+    this.settings = options.settings;
     this.logger = options.logger;
     this.clock = options.clock;
-    this.upstream = options.upstream;
-    this.redialsLeft = options.config.openai.redialAttempts;
+    this.channel = options.channel;
+    this.agent = options.agent;
+    this.redialsLeft = options.settings.redialAttempts;
     this.startedAtMs = this.clock.now();
-    this.transcoding = options.config.openai.audioFormat === 'pcm';
-    this.inbound = this.transcoding ? new InboundTranscoder() : null;
-    this.outbound = this.transcoding ? new OutboundTranscoder() : null;
+    this.transcoders = createTranscoders(options.agent.formats);
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
-    const { stream } = options;
+    const { channel } = this;
     this.playout = new Playout({
       clock: this.clock,
-      leadMs: options.config.call.playbackLeadMs,
-      markIntervalMs: options.config.call.markIntervalMs,
+      leadMs: options.settings.playbackLeadMs,
+      markIntervalMs: options.settings.markIntervalMs,
       logger: this.logger,
       sink: {
-        sendMedia: (payload) => void stream.sendMedia(payload),
-        sendMark: (name) => void stream.sendMark(name),
-        sendClear: () => void stream.sendClear(),
+        sendMedia: (payload) => void channel.sendMedia(payload),
+        sendMark: (name) => void channel.sendMark(name),
+        sendClear: () => void channel.sendClear(),
       },
+      onItemStarted: (_responseId, _itemId, sentAtMs) => this.onAgentAudioStarted(sentAtMs),
     });
-    this.gate = new ResponseGate({ send: (event) => this.upstream.send(event), logger: this.logger });
     this.dtmf = new DtmfCollector({ clock: this.clock, onBurst: (digits) => this.onDtmfBurst(digits) });
   }
 
-  /** Wires both sockets. Call once, right after construction. */
+  /** Wires the channel and the agent. Call once, right after construction. */
   start(): void {
     if (this.state !== 'idle') return;
     this.state = 'live';
     // The stream token is spent by now, but it is a credential: keep it out of the logs.
-    const { streamToken: _spent, ...customParameters } = this.options.stream.start.customParameters;
-    this.logger.info({ predialled: this.options.predialled ?? false, audioFormat: this.options.config.openai.audioFormat, customParameters }, 'call started');
-    this.options.stream.setHandlers({
+    const { streamToken: _spent, ...customParameters } = this.channel.start.customParameters;
+    const { formats, provider } = this.agent;
+    this.logger.info(
+      { predialled: this.options.predialled ?? false, provider, input: `${formats.input.encoding}@${formats.input.sampleRateHz}`, output: `${formats.output.encoding}@${formats.output.sampleRateHz}`, customParameters },
+      'call started',
+    );
+    this.channel.setHandlers({
       onMedia: (payload) => this.onCallerAudio(payload),
       onMark: (name) => this.onMarkEchoed(name),
       onDtmf: (digit) => this.onDtmf(digit),
       onStop: () => this.end('caller hung up'),
       onClose: ({ code }) => this.end(`stream closed (${code})`),
     });
-    this.attachUpstream(this.upstream);
+    this.attachAgent(this.agent);
   }
 
   /** Ends the call from our side (server shutdown). */
   hangUp(reason: string): void {
     if (this.state === 'ended') return;
-    this.options.stream.close(1000, reason);
+    this.channel.close(1000, reason);
     this.end(reason);
   }
 
-  private attachUpstream(upstream: RealtimeConnection): void {
-    upstream.setHandlers({
-      onReady: () => this.greetOnce(),
-      onEvent: (event) => this.onUpstreamEvent(upstream, event),
-      onApiError: (error) => {
-        if (upstream === this.upstream) this.gate.onError({ code: error.code ?? null, eventId: error.eventId ?? null });
-      },
-      onFault: (fault) => this.onUpstreamFault(upstream, fault),
-    });
-    // A pre-dialled session may have become ready before the call existed.
-    if (upstream.state === 'ready') this.greetOnce();
+  private attachAgent(agent: VoiceAgentSession): void {
+    this.callerAudio.reset();
+    agent.listen((event) => this.onAgentEvent(agent, event));
+  }
+
+  private onAgentEvent(agent: VoiceAgentSession, event: VoiceAgentEvent): void {
+    if (agent !== this.agent || this.state === 'ended') return;
+    switch (event.type) {
+      case 'ready':
+        this.greetOnce();
+        return;
+      case 'response_started':
+        this.counters.responses++;
+        return;
+      case 'agent_audio':
+        this.onAgentAudio(event.responseId, event.itemId, event.audio);
+        return;
+      case 'agent_audio_done':
+        if (this.state === 'live') this.finishItem(event.responseId, event.itemId);
+        return;
+      case 'response_done':
+        if (event.usage !== null) addUsage(this.usage, event.usage);
+        return;
+      case 'tool_calls':
+        void this.runToolCalls(agent, event.calls);
+        return;
+      case 'caller_speech_started':
+        this.onSpeechStarted(event.audioStartMs);
+        return;
+      case 'caller_turn_ended':
+        this.onTurnEnded(event.audioEndMs);
+        return;
+      case 'transcript':
+        this.publish({ type: 'transcript', atMs: this.clock.now(), speaker: event.speaker, itemId: event.itemId, text: event.text, final: event.final });
+        return;
+      case 'fault':
+        this.onAgentFault(event.fault);
+        return;
+    }
   }
 
   private greetOnce(): void {
-    const greeting = this.options.config.openai.greeting;
+    const greeting = this.settings.greeting;
     if (this.greeted || this.state !== 'live' || greeting === null) return;
     this.greeted = true;
-    this.gate.requestCreate({ instructions: greeting, reason: 'greeting' });
+    this.agent.requestResponse({ instructions: greeting, reason: 'greeting' });
+  }
+
+  private publish(event: CallEvent): void {
+    this.options.onEvent?.(event);
   }
 
   // ---- caller → agent -------------------------------------------------------------------------------------------
@@ -179,129 +202,83 @@ export class Call {
   private onCallerAudio(payload: Uint8Array): void {
     this.counters.framesIn++;
     if (this.state !== 'live') return;
-    this.upstream.appendAudio(this.inbound === null ? payload : this.inbound.transcode(payload));
+    const { inbound } = this.transcoders;
+    this.agent.appendAudio(inbound === null ? payload : inbound.transcode(payload));
+    this.callerAudio.appended(payload.length / MULAW_BYTES_PER_MS, this.clock.now());
   }
 
   private onDtmf(digit: string): void {
     if (this.state !== 'live') return;
     this.logger.info({ digit }, 'caller pressed a key');
-    if (this.options.config.openai.turnDetection.type === 'none' && digit === '#') {
-      // Push-to-talk without VAD: '#' ends the caller's spoken turn.
+    if (this.agent.manualTurns && digit === '#') {
+      // Push-to-talk without turn detection: '#' ends the caller's spoken turn.
       this.dtmf.flush();
-      this.upstream.send({ type: 'input_audio_buffer.commit' });
+      this.agent.endCallerTurn();
       return;
     }
-    if (this.options.config.call.forwardDtmf) this.dtmf.press(digit);
+    if (this.settings.forwardDtmf) this.dtmf.press(digit);
   }
 
   /** One text message and one response per burst of key presses. */
   private onDtmfBurst(digits: string): void {
     if (this.state !== 'live') return;
-    const spelled = digits.split('').join(', ');
-    const item: ConversationItemCreateEvent = {
-      type: 'conversation.item.create',
-      item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: `The caller pressed ${spelled} on the keypad.` }] },
-    };
-    this.upstream.send(item);
-    this.gate.requestCreate({ reason: 'dtmf' });
+    this.agent.sendUserText(`The caller pressed ${digits.split('').join(', ')} on the keypad.`);
+    this.agent.requestResponse({ reason: 'dtmf' });
+  }
+
+  private onTurnEnded(audioEndMs: number | null): void {
+    this.counters.turns++;
+    const nowMs = this.clock.now();
+    const endedAtMs = audioEndMs === null ? nowMs : Math.min(nowMs, this.callerAudio.timeOf(audioEndMs) ?? nowMs);
+    this.turnAwaitingAnswer = { turn: this.counters.turns, endedAtMs };
   }
 
   // ---- agent → caller -------------------------------------------------------------------------------------------
 
-  private onUpstreamEvent(upstream: RealtimeConnection, event: RealtimeServerEvent): void {
-    if (upstream !== this.upstream || this.state === 'ended') return;
-    switch (event.type) {
-      case 'response.created':
-        this.counters.responses++;
-        this.gate.onResponseCreated(event.response.id ?? '');
-        break;
-      case 'response.output_audio.delta':
-        this.onAudioDelta(event.response_id, event.item_id, event.delta);
-        break;
-      case 'response.output_audio.done':
-        this.onAudioDone(event.response_id, event.item_id);
-        break;
-      case 'response.done':
-        this.onResponseDone(event);
-        break;
-      case 'input_audio_buffer.speech_started':
-        this.onSpeechStarted(event.audio_start_ms);
-        break;
-      case 'input_audio_buffer.committed':
-        this.onTurnCommitted(event.item_id);
-        break;
-      case 'conversation.item.truncated':
-        this.logger.debug({ itemId: event.item_id, audioEndMs: event.audio_end_ms }, 'upstream confirmed truncate');
-        break;
-      default:
-        break;
-    }
-  }
-
-  private onAudioDelta(responseId: string, itemId: string, deltaBase64: string): void {
-    if (this.state !== 'live' || this.gate.isStale(responseId)) {
+  private onAgentAudio(responseId: string, itemId: string, audio: Uint8Array): void {
+    if (this.state !== 'live') {
       this.counters.lateDeltasDropped++;
       return;
     }
-    const bytes = base64ToBytes(deltaBase64);
     this.openItem = { responseId, itemId };
-    this.receivedBytesByItem.set(itemId, (this.receivedBytesByItem.get(itemId) ?? 0) + bytes.length);
-    const mulaw = this.outbound === null ? bytes : this.outbound.transcode(bytes);
+    const { outbound } = this.transcoders;
+    const mulaw = outbound === null ? audio : outbound.transcode(audio);
     if (mulaw.length > 0) this.playout.enqueue(responseId, itemId, mulaw);
-  }
-
-  private onAudioDone(responseId: string, itemId: string): void {
-    if (this.state !== 'live' || this.gate.isStale(responseId)) return;
-    this.finishItem(responseId, itemId);
   }
 
   /** Releases the resampler's tail and closes the item in the out-queue (padded last frame, end mark). */
   private finishItem(responseId: string, itemId: string): void {
-    if (this.outbound !== null) {
-      const tail = this.outbound.drain();
+    const { outbound } = this.transcoders;
+    if (outbound !== null) {
+      const tail = outbound.drain();
       if (tail.length > 0) this.playout.enqueue(responseId, itemId, tail);
     }
     this.playout.endItem(responseId, itemId);
     this.openItem = null;
   }
 
-  private onResponseDone(event: ResponseDoneEvent): void {
-    const { response } = event;
-    const responseId = response.id ?? '';
-    this.gate.onResponseDone(responseId, response.status ?? 'completed');
-    const usage = response.usage;
-    if (usage !== undefined) {
-      this.usage.inputTokens += usage.input_tokens ?? 0;
-      this.usage.outputTokens += usage.output_tokens ?? 0;
-      this.usage.inputAudioTokens += usage.input_token_details?.audio_tokens ?? 0;
-      this.usage.outputAudioTokens += usage.output_token_details?.audio_tokens ?? 0;
-      this.usage.cachedTokens += usage.input_token_details?.cached_tokens ?? 0;
-    }
-    const functionCalls = (response.output ?? []).filter((item) => item.type === 'function_call');
-    if (functionCalls.length > 0 && response.status === 'completed') void this.runFunctionCalls(functionCalls);
+  private onAgentAudioStarted(sentAtMs: number): void {
+    const turn = this.turnAwaitingAnswer;
+    if (turn === null) return;
+    this.turnAwaitingAnswer = null;
+    this.publish({ type: 'turn_latency', atMs: sentAtMs, turn: turn.turn, latencyMs: Math.max(0, sentAtMs - turn.endedAtMs) });
   }
 
-  /** Adds every output of the response's function calls, then asks for exactly one follow-up response. */
-  private async runFunctionCalls(items: ReadonlyArray<{ call_id?: string; name?: string; arguments?: string }>): Promise<void> {
-    const upstream = this.upstream;
-    const context = { callSid: this.options.stream.start.callSid, streamSid: this.options.stream.start.streamSid };
-    const outputs = await Promise.all(
-      items.map(async (item) => ({ item, result: await runTool(this.options.tools ?? [], item.name ?? '', item.arguments ?? '', context) })),
+  /** Runs every tool of one request, then gives all outputs back at once (one follow-up response). */
+  private async runToolCalls(agent: VoiceAgentSession, calls: readonly ToolCallRequest[]): Promise<void> {
+    const context = { callSid: this.channel.start.callSid, streamSid: this.channel.start.streamSid };
+    const results = await Promise.all(
+      calls.map(async (call) => {
+        const startedAtMs = this.clock.now();
+        const result = await runTool(this.options.tools ?? [], call.name, call.argumentsJson, context);
+        const durationMs = Math.round(this.clock.now() - startedAtMs);
+        this.publish({ type: 'tool_call', atMs: this.clock.now(), name: call.name, callId: call.callId, ok: result.ok, durationMs });
+        return { callId: call.callId, name: call.name, ...result };
+      }),
     );
-    if (this.state !== 'live' || upstream !== this.upstream) return;
-    for (const { item, result } of outputs) {
-      this.logger.info({ tool: item.name, callId: item.call_id, ok: result.ok }, 'function call answered');
-      upstream.send({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: item.call_id ?? '', output: result.output } });
-    }
-    this.gate.requestCreate({ reason: 'function_call_output' });
-  }
-
-  private onTurnCommitted(itemId: string): void {
-    this.counters.turns++;
-    const detection = this.options.config.openai.turnDetection;
-    const modelAnswersItself = detection.type !== 'none' && detection.createResponse;
-    this.logger.debug({ itemId, modelAnswersItself }, 'caller turn committed');
-    if (!modelAnswersItself) this.gate.requestCreate({ reason: 'turn' });
+    if (this.state !== 'live' || agent !== this.agent) return;
+    for (const result of results) this.logger.info({ tool: result.name, callId: result.callId, ok: result.ok }, 'function call answered');
+    agent.sendToolResults(results.map(({ callId, output, ok }) => ({ callId, output, ok })));
   }
 
   private onMarkEchoed(name: string): void {
@@ -311,40 +288,24 @@ export class Call {
 
   // ---- barge-in -------------------------------------------------------------------------------------------------
 
-  private onSpeechStarted(audioStartMs: number): void {
+  private onSpeechStarted(audioStartMs: number | null): void {
     if (this.state !== 'live') return;
-    const activeResponseId = this.gate.activeResponseId;
     const interrupted = this.playout.interrupt();
-    if (activeResponseId !== null) this.gate.markInterrupted(activeResponseId);
-    if (interrupted !== null) {
-      this.counters.bargeIns++;
-      this.outbound?.reset();
-      this.openItem = null;
-      for (const { itemId, heardMs } of interrupted.heard) {
-        // Only items this session sent: after a re-dial, the old session's items are unknown to the new one.
-        if (!this.receivedBytesByItem.has(itemId)) continue;
-        const receivedMs = Math.floor(this.receivedMs(itemId));
-        const audioEndMs = Math.max(0, Math.min(heardMs, receivedMs));
-        this.upstream.send({ type: 'conversation.item.truncate', item_id: itemId, content_index: 0, audio_end_ms: audioEndMs });
-        this.counters.truncates++;
-        this.receivedBytesByItem.delete(itemId);
-      }
-      this.logger.info({ audioStartMs, heard: interrupted.heard, droppedFrames: interrupted.droppedFrames }, 'barge-in: caller interrupted the agent');
-    }
-    const detection = this.options.config.openai.turnDetection;
-    const serverInterrupts = detection.type !== 'none' && detection.interruptResponse;
-    if (activeResponseId !== null && !serverInterrupts) this.gate.cancelActive();
-  }
-
-  private receivedMs(itemId: string): number {
-    const bytes = this.receivedBytesByItem.get(itemId) ?? 0;
-    return this.transcoding ? pcmBytesToMs(bytes) : bytes / MULAW_BYTES_PER_MS;
+    const heard = interrupted?.heard.map(({ responseId, itemId, heardMs }) => ({ responseId, itemId, heardMs })) ?? [];
+    // Told even when nothing was playing yet: a response may be on its way, and it must not start talking now.
+    this.agent.interrupt(heard);
+    if (interrupted === null) return;
+    this.counters.bargeIns++;
+    this.transcoders.outbound?.reset();
+    this.openItem = null;
+    this.logger.info({ audioStartMs, heard: interrupted.heard, droppedFrames: interrupted.droppedFrames }, 'barge-in: caller interrupted the agent');
+    this.publish({ type: 'barge_in', atMs: this.clock.now(), heard });
   }
 
   // ---- faults and lifecycle -------------------------------------------------------------------------------------
 
-  private onUpstreamFault(upstream: RealtimeConnection, fault: RealtimeFault): void {
-    if (upstream !== this.upstream || this.state !== 'live') return;
+  private onAgentFault(fault: VoiceAgentFault): void {
+    if (this.state !== 'live') return;
     this.counters.upstreamFaults++;
     this.logger.error({ fault: fault.kind, code: fault.code, status: fault.status, detail: fault.message }, 'upstream session lost');
     if (this.redialsLeft > 0 && this.options.redial !== undefined) {
@@ -352,11 +313,10 @@ export class Call {
       // The answer that was arriving will never be finished: let what came play out, ended cleanly.
       if (this.openItem !== null) this.finishItem(this.openItem.responseId, this.openItem.itemId);
       this.logger.warn({ redialsLeft: this.redialsLeft }, 're-dialling the upstream session');
-      this.gate.reset();
-      this.receivedBytesByItem.clear();
-      this.upstream = this.options.redial();
+      this.retiredAgents.push(this.agent);
+      this.agent = this.options.redial();
       this.greeted = true; // a re-dialled session continues the call: no second greeting
-      this.attachUpstream(this.upstream);
+      this.attachAgent(this.agent);
       return;
     }
     this.apologise();
@@ -366,17 +326,17 @@ export class Call {
   private apologise(): void {
     this.state = 'apologising';
     this.playout.interrupt();
-    this.outbound?.reset();
+    this.transcoders.outbound?.reset();
     this.openItem = null;
-    this.playout.enqueue('callbridge-apology', 'callbridge-apology', apologyMulaw());
+    const apology = apologyMulaw();
+    this.playout.enqueue('callbridge-apology', 'callbridge-apology', apology);
     this.playout.endItem('callbridge-apology', 'callbridge-apology');
-    const durationMs = apologyMulaw().length / MULAW_BYTES_PER_MS;
-    this.apologyTimer = this.clock.setTimeout(() => this.finishApology(), durationMs + APOLOGY_GRACE_MS);
+    this.apologyTimer = this.clock.setTimeout(() => this.finishApology(), apology.length / MULAW_BYTES_PER_MS + APOLOGY_GRACE_MS);
   }
 
   private finishApology(): void {
     if (this.state !== 'apologising') return;
-    this.options.stream.close(1000, 'upstream lost');
+    this.channel.close(1000, 'upstream lost');
     this.end('upstream lost');
   }
 
@@ -385,46 +345,46 @@ export class Call {
     this.state = 'ended';
     if (this.apologyTimer !== null) this.clock.clearTimeout(this.apologyTimer);
     this.dtmf.dispose();
-    this.upstream.close();
+    this.agent.close();
     const playoutStats = this.playout.stats();
     this.playout.dispose();
-    this.inbound?.dispose();
-    this.outbound?.dispose();
-    const streamStats = this.options.stream.stats();
-    const summary: CallSummary = {
-      callSid: this.options.stream.start.callSid,
-      streamSid: this.options.stream.start.streamSid,
-      durationMs: Math.round(this.clock.now() - this.startedAtMs),
-      endReason: reason,
-      turns: this.counters.turns,
-      responses: this.counters.responses,
-      bargeIns: this.counters.bargeIns,
-      truncates: this.counters.truncates,
-      framesIn: this.counters.framesIn,
-      framesOut: playoutStats.framesSent,
-      gaps: streamStats.gaps,
-      gapMs: streamStats.gapMs,
-      underruns: playoutStats.underruns,
-      underrunMs: playoutStats.underrunMs,
-      sequenceErrors: playoutStats.sequenceErrors,
-      lateDeltasDropped: this.counters.lateDeltasDropped,
-      upstreamFaults: this.counters.upstreamFaults,
-      usage: { ...this.usage },
-    };
+    this.transcoders.inbound?.dispose();
+    this.transcoders.outbound?.dispose();
+    const summary = this.summarise(reason, playoutStats);
     // callSid and streamSid are already bound to this logger.
     const { callSid: _callSid, streamSid: _streamSid, ...fields } = summary;
     this.logger.info(fields, 'call ended');
     this.resolveEnded(summary);
   }
+
+  private summarise(reason: string, playoutStats: ReturnType<Playout['stats']>): CallSummary {
+    const channelStats = this.channel.stats();
+    let truncates = 0;
+    let lateAudioDropped = 0;
+    for (const agent of [...this.retiredAgents, this.agent]) {
+      const stats = agent.stats();
+      truncates += stats.truncates;
+      lateAudioDropped += stats.lateAudioDropped;
+    }
+    return {
+      callSid: this.channel.start.callSid,
+      streamSid: this.channel.start.streamSid,
+      durationMs: Math.round(this.clock.now() - this.startedAtMs),
+      endReason: reason,
+      turns: this.counters.turns,
+      responses: this.counters.responses,
+      bargeIns: this.counters.bargeIns,
+      truncates,
+      framesIn: this.counters.framesIn,
+      framesOut: playoutStats.framesSent,
+      gaps: channelStats.gaps,
+      gapMs: channelStats.gapMs,
+      underruns: playoutStats.underruns,
+      underrunMs: playoutStats.underrunMs,
+      sequenceErrors: playoutStats.sequenceErrors,
+      lateDeltasDropped: this.counters.lateDeltasDropped + lateAudioDropped,
+      upstreamFaults: this.counters.upstreamFaults,
+      usage: { ...this.usage },
+    };
+  }
 }
-
-let apologyCache: Uint8Array | null = null;
-
-/** "Sorry, we lost the connection…" as 8 kHz mu-law, decoded once per process from the bundled WAV. */
-function apologyMulaw(): Uint8Array {
-  if (apologyCache !== null) return apologyCache;
-  const wav = readWav(readFileSync(fileURLToPath(new URL('../../assets/apology.wav', import.meta.url))));
-  apologyCache = encodeMulaw(resampleClip(wav.samples, wav.sampleRateHz, MULAW_SAMPLE_RATE_HZ));
-  return apologyCache;
-}
-

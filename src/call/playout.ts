@@ -36,6 +36,8 @@ export interface PlayoutOptions {
   markEchoGraceMs?: number;
   /** Mark name prefix (default `cb`). */
   markPrefix?: string;
+  /** The first frame of an item went to Twilio at `sentAtMs` (the agent's first audio of that item, for latency). */
+  onItemStarted?(responseId: string, itemId: string, sentAtMs: number): void;
 }
 
 export interface HeardItem {
@@ -68,12 +70,12 @@ export interface PlayoutStats {
   underrunMs: number;
   sequenceErrors: number;
   clears: number;
-  /** Deltas refused because their response was interrupted or their item already ended. */
+  /**
+   * Deltas refused because their item already ended or was cleared. (Late audio of an interrupted response is the
+   * provider adapter's to drop: it knows which responses it interrupted.)
+   */
   lateDeltasDropped: number;
 }
-
-/** Responses remembered as interrupted, to drop their late deltas. */
-const MAX_INTERRUPTED_RESPONSES = 64;
 
 export class Playout {
   private readonly clock: Clock;
@@ -83,7 +85,7 @@ export class Playout {
   private readonly pacer: Pacer;
   private readonly ledger: PlaybackLedger;
   private readonly sequence: SequenceLog;
-  private readonly interruptedResponseIds = new Set<string>();
+  private readonly onItemStarted: PlayoutOptions['onItemStarted'];
   private counters = { marksEchoed: 0, marksIgnored: 0, clears: 0, lateDeltasDropped: 0 };
   private disposed = false;
 
@@ -91,6 +93,7 @@ export class Playout {
     this.clock = options.clock;
     this.sink = options.sink;
     this.markEchoGraceMs = options.markEchoGraceMs ?? 1_000;
+    this.onItemStarted = options.onItemStarted;
     this.queue = new OutQueue({ markIntervalMs: options.markIntervalMs });
     this.ledger = new PlaybackLedger(options.markPrefix === undefined ? {} : { markPrefix: options.markPrefix });
     this.sequence = new SequenceLog(options.logger);
@@ -107,11 +110,11 @@ export class Playout {
 
   /**
    * Queues agent audio (mu-law 8 kHz, any length) and sends what the lead allows now. Returns false when the delta
-   * was dropped: its response was interrupted, its item already ended, or the playout is disposed.
+   * was dropped: its item already ended or was cleared, or the playout is disposed.
    */
   enqueue(responseId: string, itemId: string, mulaw: Uint8Array): boolean {
     if (this.disposed) return false;
-    if (this.interruptedResponseIds.has(responseId) || !this.queue.push(responseId, itemId, mulaw).accepted) {
+    if (!this.queue.push(responseId, itemId, mulaw).accepted) {
       this.counters.lateDeltasDropped++;
       return false;
     }
@@ -121,7 +124,7 @@ export class Playout {
 
   /** Ends an item (`response.output_audio.done`): its tail goes padded with silence, then its end mark. */
   endItem(responseId: string, itemId: string): void {
-    if (this.disposed || this.interruptedResponseIds.has(responseId)) return;
+    if (this.disposed) return;
     this.queue.endItem(responseId, itemId);
     this.pacer.kick();
   }
@@ -152,7 +155,7 @@ export class Playout {
   /**
    * Barge-in. Null (and no `clear`) when nothing is queued or playing. Otherwise drops every queued frame and mark,
    * sends exactly one `clear`, resets the pacer, starts a new mark generation, and reports what was heard.
-   * Later deltas of the interrupted responses are dropped.
+   * Later deltas of the interrupted items are refused.
    */
   interrupt(): InterruptResult | null {
     if (this.disposed) return null;
@@ -174,10 +177,7 @@ export class Playout {
       droppedByItem.set(item.itemId, item.droppedFrames);
       if (!heard.some((entry) => entry.itemId === item.itemId)) heard.push({ itemId: item.itemId, responseId: item.responseId, heardMs: 0, sentMs: 0 });
     }
-    for (const item of heard) {
-      this.sequence.finishItem(item.responseId, item.itemId, 'interrupted', droppedByItem.get(item.itemId) ?? 0);
-      this.rememberInterrupted(item.responseId);
-    }
+    for (const item of heard) this.sequence.finishItem(item.responseId, item.itemId, 'interrupted', droppedByItem.get(item.itemId) ?? 0);
     return { heard, droppedFrames };
   }
 
@@ -213,18 +213,11 @@ export class Playout {
     if (this.sequence.onFrameSent(frame, timing.underrunMs) === null) return false;
     this.sink.sendMedia(frame.payload);
     this.ledger.onFrameSent(frame, timing.sentAtMs, timing.playStartMs, FRAME_DURATION_MS);
+    if (frame.itemOffsetMs === 0) this.onItemStarted?.(frame.responseId, frame.itemId, timing.sentAtMs);
     return true;
   }
 
   private sendMark(mark: MarkEntry): void {
     this.sink.sendMark(this.ledger.nameMark(mark));
-  }
-
-  private rememberInterrupted(responseId: string): void {
-    this.interruptedResponseIds.add(responseId);
-    if (this.interruptedResponseIds.size > MAX_INTERRUPTED_RESPONSES) {
-      const oldest = this.interruptedResponseIds.values().next().value;
-      if (oldest !== undefined) this.interruptedResponseIds.delete(oldest);
-    }
   }
 }

@@ -1,9 +1,8 @@
 /**
- * Function tools the agent may call. The bridge advertises their schemas in `session.update` and runs the handler
- * when a response ends with a function call; the outputs go back as `function_call_output` items, followed by
- * exactly one `response.create`.
+ * Function tools the agent may call, provider-neutral. The provider advertises their schemas to the model; the call
+ * runs the handler when the model asks (a `tool_calls` port event) and gives every output back at once, after which
+ * the provider asks for exactly one follow-up response.
  */
-import type { RealtimeFunctionTool } from 'openai/resources/realtime/realtime';
 
 export interface ToolContext {
   callSid: string;
@@ -17,10 +16,6 @@ export interface ToolDefinition {
   parameters: Record<string, unknown>;
   /** Returns the output given to the model (a string; objects are JSON-encoded). May throw: the error text is returned. */
   handler(args: unknown, context: ToolContext): Promise<unknown> | unknown;
-}
-
-export function toolSchemas(tools: readonly ToolDefinition[]): RealtimeFunctionTool[] {
-  return tools.map((tool) => ({ type: 'function', name: tool.name, description: tool.description, parameters: tool.parameters }));
 }
 
 /** Runs one call of a tool and always yields a string output; never throws. */

@@ -10,27 +10,21 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import expressWs from 'express-ws';
 import type { WebSocket } from 'ws';
-import { Call, type CallSummary } from '../call/call.js';
-import { toolSchemas, type ToolDefinition } from '../call/tools.js';
+import type { CallSummary } from '../call/call.js';
+import type { ToolDefinition } from '../call/tools.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { openRealtimeConnection, type RealtimeConnection } from '../realtime/client.js';
-import { PredialPool } from '../realtime/predial.js';
-import { buildSessionUpdate } from '../realtime/session-config.js';
+import { CallObservers, type CallObserver } from '../observers/hub.js';
+import { createOpenAiDialer, type RealtimeTarget } from '../providers/openai/dialer.js';
 import { acceptMediaStream } from '../twilio/media-stream.js';
 import { CallRecorder } from '../twilio/recorder.js';
-import { StreamTokenRegistry } from '../twilio/stream-tokens.js';
 import { checkMediaStreamUpgrade } from '../twilio/upgrade.js';
 import { createTwilioWebhookRouter } from '../twilio/webhook.js';
+import { CallAdmission } from './admission.js';
 
 /** Where and how to reach the Realtime API (OpenAI, Azure, or the embedded simulated server). */
-export interface UpstreamTarget {
-  url: string;
-  model: string;
-  apiKey: string;
-  authMode: 'bearer' | 'api-key';
-}
+export type UpstreamTarget = RealtimeTarget;
 
 export interface ServerDeps {
   config: Readonly<Config>;
@@ -42,6 +36,8 @@ export interface ServerDeps {
   predial?: boolean;
   /** Observes every finished call (tests, benchmarks). */
   onCallEnded?(summary: CallSummary): void;
+  /** Call observers (records, metrics, console): started, live events, ended. */
+  observers?: readonly CallObserver[];
 }
 
 export interface RunningServer {
@@ -59,22 +55,20 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const { config, logger } = deps;
   const clock = deps.clock ?? systemClock;
   const tools = deps.tools ?? [];
-  const sessionUpdate = buildSessionUpdate(config.openai, tools.length > 0 ? toolSchemas(tools) : undefined);
-  const tokens = new StreamTokenRegistry({ clock, ttlMs: config.server.streamTokenTtlMs });
-  const predialPool = new PredialPool({ clock, ttlMs: config.openai.predialTimeoutMs, logger });
-  const calls = new Set<Call>();
-  let shuttingDown = false;
-
-  const dialUpstream = (callLogger: Logger): RealtimeConnection =>
-    openRealtimeConnection({
-      url: deps.upstream.url,
-      model: deps.upstream.model,
-      apiKey: deps.upstream.apiKey,
-      authMode: deps.upstream.authMode,
-      sessionUpdate,
-      logger: callLogger,
-      clock,
-    });
+  const onCallEnded = deps.onCallEnded;
+  const observers = new CallObservers(
+    [...(deps.observers ?? []), ...(onCallEnded === undefined ? [] : [{ name: 'onCallEnded', callEnded: (_call: unknown, summary: CallSummary) => onCallEnded(summary) }])],
+    logger,
+  );
+  const admission = new CallAdmission({
+    config,
+    logger,
+    clock,
+    dialAgent: createOpenAiDialer({ target: deps.upstream, openai: config.openai, tools, clock }),
+    tools,
+    predial: deps.predial !== false,
+    observers,
+  });
 
   const app = express();
   app.disable('x-powered-by');
@@ -84,7 +78,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       maxPayload: config.server.maxMessageBytes,
       perMessageDeflate: false,
       verifyClient: (info, done) => {
-        const verdict = shuttingDown
+        const verdict = !admission.accepting
           ? ({ ok: false, status: 503, reason: 'shutting down' } as const)
           : checkMediaStreamUpgrade(info.req, config);
         if (verdict.ok) return done(true);
@@ -95,23 +89,17 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   });
 
   app.get('/healthz', (_req, res) => {
-    res.status(shuttingDown ? 503 : 200).json({ status: shuttingDown ? 'stopping' : 'ok', activeCalls: calls.size });
+    const up = admission.accepting;
+    res.status(up ? 200 : 503).json({ status: up ? 'ok' : 'stopping', activeCalls: admission.activeCalls });
   });
 
   app.use(
     createTwilioWebhookRouter({
       config,
-      tokens,
+      tokens: admission.tokens,
       logger,
-      admitCall: (callSid) => {
-        const admitted = !shuttingDown && calls.size + tokens.size < config.server.maxConcurrentCalls;
-        if (!admitted) logger.warn({ callSid, activeCalls: calls.size, maxConcurrentCalls: config.server.maxConcurrentCalls }, 'call refused: at capacity');
-        return admitted;
-      },
-      onCallAccepted: ({ token, callSid }) => {
-        if (deps.predial === false) return;
-        predialPool.put(token, dialUpstream(logger.child({ callSid })));
-      },
+      admitCall: (callSid) => admission.admitWebhook(callSid),
+      onCallAccepted: (call) => admission.callAccepted(call),
     }),
   );
 
@@ -133,45 +121,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       void recorder?.close();
       return;
     }
-    const { start } = stream;
-    const callLogger = logger.child({ callSid: start.callSid, streamSid: start.streamSid });
-    const token = start.customParameters['streamToken'];
-    const announced = token === undefined ? null : tokens.consume(token);
-    const predialled = token === undefined ? null : predialPool.claim(token);
-    if (announced === null || announced.callSid !== start.callSid || shuttingDown) {
-      callLogger.warn(
-        { reason: announced === null ? 'unknown, expired or reused stream token' : shuttingDown ? 'shutting down' : 'callSid does not match the token' },
-        'media stream refused: not announced by our webhook',
-      );
-      predialled?.close();
-      stream.close(1008, 'stream not announced');
-      void recorder?.close();
-      return;
-    }
-    const upstream = predialled ?? dialUpstream(callLogger);
-    const call = new Call({
-      config,
-      clock,
-      logger: callLogger,
-      stream,
-      upstream,
-      tools,
-      predialled: predialled !== null,
-      redial: () => dialUpstream(callLogger),
-    });
-    calls.add(call);
-    call.ended.then(
-      (summary) => {
-        calls.delete(call);
-        void recorder?.close();
-        deps.onCallEnded?.(summary);
-      },
-      (error: unknown) => {
-        calls.delete(call);
-        callLogger.error({ err: error }, 'call ended with an internal error');
-      },
-    );
-    call.start();
+    admission.acceptStream(stream, () => void recorder?.close());
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -192,18 +142,12 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     httpServer,
     port,
     get activeCalls() {
-      return calls.size;
+      return admission.activeCalls;
     },
     close: () => {
       closing ??= (async () => {
-        shuttingDown = true;
         const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-        predialPool.closeAll();
-        const ending = [...calls].map((call) => {
-          call.hangUp('server shutting down');
-          return call.ended.catch(() => undefined);
-        });
-        await Promise.race([Promise.all(ending), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref())]);
+        await admission.shutdown(SHUTDOWN_GRACE_MS);
         for (const client of ws.getWss().clients) client.terminate();
         httpServer.closeAllConnections();
         await httpClosed;
@@ -212,4 +156,3 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     },
   };
 }
-
