@@ -12,14 +12,11 @@
  * but never stretches what was heard.
  */
 import type { Clock, TimerHandle } from '../clock.js';
-import { MULAW_BYTES_PER_MS, MULAW_SILENCE_BYTE } from '../audio/frames.js';
+import { MULAW_BYTES_PER_MS } from '../audio/frames.js';
+import { base64ToBytes } from '../audio/pcm.js';
+import { EPSILON_MS, HeardAudioLog, wholeMulawBytesIn, type HeardSegment } from './twilio-heard-audio.js';
 
-export interface HeardSegment {
-  /** When the first byte of this run was played, ms since origin. */
-  startMs: number;
-  /** mu-law 8 kHz bytes played back to back from `startMs`. */
-  bytes: Uint8Array;
-}
+export { renderHeardTimeline, type HeardSegment } from './twilio-heard-audio.js';
 
 export type MarkEchoCause = 'played' | 'cleared';
 
@@ -71,15 +68,7 @@ export interface TwilioPlaybackOptions {
 
 type QueueEntry = { kind: 'audio'; bytes: Uint8Array } | { kind: 'mark'; name: string };
 
-interface SegmentBuilder {
-  startMs: number;
-  chunks: Uint8Array[];
-  byteLength: number;
-}
-
 const BASE64_PATTERN = /^[A-Za-z0-9+/]*={0,2}$/;
-/** Float slack so that a clock reading of exactly the due time counts as reached. */
-const EPSILON_MS = 1e-6;
 
 export class TwilioPlaybackEmulator {
   readonly counters: PlaybackCounters = { invalidPayloads: 0, invalidMarks: 0, unknownEvents: 0, afterStop: 0 };
@@ -93,9 +82,7 @@ export class TwilioPlaybackEmulator {
   private cursorMs: number | null = null;
   /** What playback consumed last in the current run: decides whether running dry is an underrun. */
   private lastConsumed: 'audio' | 'mark' | null = null;
-  private readonly segments: SegmentBuilder[] = [];
-  private lastSegmentEndMs = Number.NaN;
-  private playedBytes = 0;
+  private readonly heard = new HeardAudioLog();
   private readonly markEchoes: MarkEcho[] = [];
   private readonly clearRecords: ClearRecord[] = [];
   private readonly underrunRecords: Underrun[] = [];
@@ -154,8 +141,7 @@ export class TwilioPlaybackEmulator {
     if (this.stopped) return;
     this.settle(this.clock.now());
     this.stopped = true;
-    if (this.timer !== null) this.clock.clearTimeout(this.timer);
-    this.timer = null;
+    this.cancelTimer();
     this.unplayedAtStopBytes = this.bufferedBytesNow();
   }
 
@@ -166,21 +152,18 @@ export class TwilioPlaybackEmulator {
   /** Runs of contiguous playback with their start times, oldest first. */
   heardSegments(): HeardSegment[] {
     this.settleNow();
-    return this.segments.map((segment) => ({ startMs: segment.startMs, bytes: joinChunks(segment.chunks, segment.byteLength) }));
+    return this.heard.heardSegments();
   }
 
   /** Every byte the caller heard, in order, without the gaps and without anything cleared. */
   heardAudio(): Uint8Array {
     this.settleNow();
-    return joinChunks(
-      this.segments.flatMap((segment) => segment.chunks),
-      this.playedBytes,
-    );
+    return this.heard.heardAudio();
   }
 
   get playedBytesTotal(): number {
     this.settleNow();
-    return this.playedBytes;
+    return this.heard.playedBytes;
   }
 
   get heardMsTotal(): number {
@@ -190,12 +173,7 @@ export class TwilioPlaybackEmulator {
   /** Bytes heard by `timeMs` (ms since origin), from the recorded segments. */
   playedBytesAt(timeMs: number): number {
     this.settleNow();
-    let total = 0;
-    for (const segment of this.segments) {
-      const elapsedBytes = Math.floor((timeMs - segment.startMs) * MULAW_BYTES_PER_MS + EPSILON_MS);
-      total += Math.min(Math.max(elapsedBytes, 0), segment.byteLength);
-    }
-    return total;
+    return this.heard.playedBytesAt(timeMs);
   }
 
   /** Bytes buffered and not yet played. After stop(): what was left unheard when the call ended. */
@@ -207,7 +185,7 @@ export class TwilioPlaybackEmulator {
 
   /** Names of marks waiting in the buffer, in order. */
   get pendingMarks(): string[] {
-    if (!this.stopped) this.settleNow();
+    this.settleNow();
     return this.queue.flatMap((entry) => (entry.kind === 'mark' ? [entry.name] : []));
   }
 
@@ -298,16 +276,16 @@ export class TwilioPlaybackEmulator {
       const remainingBytes = head.bytes.length - this.headOffsetBytes;
       const endMs = this.cursorMs + remainingBytes / MULAW_BYTES_PER_MS;
       if (endMs <= nowMs + EPSILON_MS) {
-        this.play(head.bytes.subarray(this.headOffsetBytes), this.cursorMs);
+        this.heard.record(head.bytes.subarray(this.headOffsetBytes), this.cursorMs - this.originMs);
         this.cursorMs = endMs;
         this.queue.shift();
         this.headOffsetBytes = 0;
         this.lastConsumed = 'audio';
         continue;
       }
-      const partialBytes = Math.floor((nowMs - this.cursorMs) * MULAW_BYTES_PER_MS + EPSILON_MS);
+      const partialBytes = wholeMulawBytesIn(nowMs - this.cursorMs);
       if (partialBytes > 0) {
-        this.play(head.bytes.subarray(this.headOffsetBytes, this.headOffsetBytes + partialBytes), this.cursorMs);
+        this.heard.record(head.bytes.subarray(this.headOffsetBytes, this.headOffsetBytes + partialBytes), this.cursorMs - this.originMs);
         this.headOffsetBytes += partialBytes;
         this.cursorMs += partialBytes / MULAW_BYTES_PER_MS;
       }
@@ -321,27 +299,13 @@ export class TwilioPlaybackEmulator {
     }
   }
 
-  private play(bytes: Uint8Array, startAbsMs: number): void {
-    if (bytes.length === 0) return;
-    const startMs = startAbsMs - this.originMs;
-    const last = this.segments.at(-1);
-    if (last !== undefined && Math.abs(this.lastSegmentEndMs - startMs) < EPSILON_MS) {
-      last.chunks.push(bytes);
-      last.byteLength += bytes.length;
-    } else {
-      this.segments.push({ startMs, chunks: [bytes], byteLength: bytes.length });
-    }
-    this.lastSegmentEndMs = startMs + bytes.length / MULAW_BYTES_PER_MS;
-    this.playedBytes += bytes.length;
-  }
-
   private echo(name: string, reachedAbsMs: number, nowMs: number, cause: MarkEchoCause): void {
     const echo: MarkEcho = {
       name,
       echoedAtMs: nowMs - this.originMs,
       reachedAtMs: reachedAbsMs - this.originMs,
       cause,
-      playedBytesBefore: this.playedBytes,
+      playedBytesBefore: this.heard.playedBytes,
     };
     this.markEchoes.push(echo);
     this.onMarkEcho?.(name, echo);
@@ -358,8 +322,7 @@ export class TwilioPlaybackEmulator {
 
   /** One timer for the next thing that must happen on time: a mark being reached or the buffer running dry. */
   private schedule(): void {
-    if (this.timer !== null) this.clock.clearTimeout(this.timer);
-    this.timer = null;
+    this.cancelTimer();
     if (this.stopped || this.cursorMs === null) return;
     let dueMs = this.cursorMs - (this.headOffsetBytes / MULAW_BYTES_PER_MS);
     for (const entry of this.queue) {
@@ -372,35 +335,15 @@ export class TwilioPlaybackEmulator {
       this.schedule();
     }, dueMs - this.clock.now());
   }
+
+  private cancelTimer(): void {
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
 }
 
 /** Twilio rejects payloads that are not base64; Node's decoder would silently skip bad characters. */
 function decodeBase64Strict(text: string): Uint8Array | null {
   if (text.length % 4 !== 0 || !BASE64_PATTERN.test(text)) return null;
-  const buffer = Buffer.from(text, 'base64');
-  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-}
-
-function joinChunks(chunks: readonly Uint8Array[], byteLength: number): Uint8Array {
-  const out = new Uint8Array(byteLength);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
-}
-
-/**
- * The heard audio laid on a timeline from 0 to `durationMs`: segments at their start times, mu-law silence between
- * them. What a recording of the caller's earpiece would contain; segments are clipped to the duration.
- */
-export function renderHeardTimeline(segments: readonly HeardSegment[], durationMs: number): Uint8Array {
-  const out = new Uint8Array(Math.max(0, Math.round(durationMs * MULAW_BYTES_PER_MS))).fill(MULAW_SILENCE_BYTE);
-  for (const segment of segments) {
-    const offset = Math.round(segment.startMs * MULAW_BYTES_PER_MS);
-    if (offset >= out.length) continue;
-    out.set(segment.bytes.subarray(0, out.length - offset), offset);
-  }
-  return out;
+  return base64ToBytes(text);
 }
