@@ -5,7 +5,6 @@ import dotenv from 'dotenv';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { startServer, type UpstreamTarget } from './server/app.js';
-import { startEmbeddedRealtimeBackend } from './simulator/realtime/server.js';
 
 function readConfigOrExit(): Readonly<Config> {
   // Variables already in the environment win over .env; `quiet` keeps dotenv's banner out of our JSON logs.
@@ -27,6 +26,8 @@ async function resolveUpstream(config: Readonly<Config>, logger: Logger): Promis
   if (openai.backend === 'openai' && openai.apiKey !== null) {
     return { target: { url: openai.realtimeUrl, model: openai.model, apiKey: openai.apiKey, authMode: openai.authMode }, close: async () => {} };
   }
+  // Loaded only when used: a production process never loads the simulator (nor its speech assets).
+  const { startEmbeddedRealtimeBackend } = await import('./simulator/realtime/server.js');
   const backendKey = `sim-${process.pid}-${Date.now()}`;
   const backend = await startEmbeddedRealtimeBackend({ apiKey: backendKey, logger });
   logger.warn(

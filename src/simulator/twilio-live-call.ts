@@ -3,6 +3,7 @@
  * `start`, the scripted media and dtmf on a schedule anchored to stream start, marks echoed as playback reaches them,
  * and `stop` before closing. Everything the bridge sends goes through a {@link TwilioPlaybackEmulator}.
  */
+import { rawDataToText } from '../net/socket-plumbing.js';
 import WebSocket from 'ws';
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import type { TwilioInboundMessage } from './fixtures.js';
@@ -208,7 +209,7 @@ export class LiveCall {
 
   private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
     const atMs = this.elapsedMs();
-    const text = rawDataText(data);
+    const text = rawDataToText(data);
     if (isBinary) {
       this.protocolErrors.binaryMessages++;
       this.record({ atMs, message: text });
@@ -311,11 +312,6 @@ export class LiveCall {
       protocolErrors: this.counters(),
     };
   }
-}
-
-function rawDataText(data: WebSocket.RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  return (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
 }
 
 /** A media message with an empty payload (the rest kept), for logs that only need times and order. */

@@ -20,7 +20,6 @@ import {
   CLOSE_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_HELD_AUDIO_SECONDS,
-  FATAL_ERROR_CODES,
   MAX_BUFFERED_SERVER_EVENTS,
   REMEMBERED_EVENT_IDS,
   type RealtimeApiError,
@@ -32,7 +31,7 @@ import {
   type RealtimeFaultKind,
   type RealtimeHandlers,
 } from './connection-types.js';
-import { base64DecodedLength, realtimeDialUrl, redactUrlForLog, serializeClientEvent, toApiError } from './wire.js';
+import { base64DecodedLength, BoundedMap, classifyApiError, realtimeDialUrl, redactUrlForLog, serializeClientEvent, toApiError } from './wire.js';
 import {
   isRealtimeSession,
   parseServerEvent,
@@ -77,7 +76,8 @@ class UpstreamConnection implements RealtimeConnection {
 
   private nextEventNumber = 1;
   private sessionUpdateEventId: string | null = null;
-  private readonly recentEventTypes = new Map<string, string>();
+  /** Client event ids remembered so an API error can name the event type it answers. */
+  private readonly recentEventTypes = new BoundedMap<string, string>(REMEMBERED_EVENT_IDS);
 
   private faultEmitted = false;
   private closeRequested = false;
@@ -278,25 +278,12 @@ class UpstreamConnection implements RealtimeConnection {
 
   private onApiErrorEvent(event: RealtimeErrorEvent): void {
     const apiError = toApiError(event);
-    const fatalKind = apiError.code === null ? undefined : FATAL_ERROR_CODES[apiError.code];
     const answersSessionUpdate = apiError.eventId !== null && apiError.eventId === this.sessionUpdateEventId && this.currentState === 'configuring';
-    const logFields = {
-      errorType: apiError.type,
-      code: apiError.code,
-      param: apiError.param,
-      eventId: apiError.eventId,
-      clientEventType: apiError.eventId === null ? undefined : this.recentEventTypes.get(apiError.eventId),
-      apiMessage: apiError.message,
-    };
-    if (fatalKind !== undefined) {
-      this.logger.error(logFields, 'realtime API error ends the session');
-      this.fail({ kind: fatalKind, code: apiError.code!, message: apiError.message || `API error ${apiError.code}` });
-    } else if (answersSessionUpdate) {
-      this.logger.error(logFields, 'realtime API rejected session.update');
-      this.fail({ kind: 'protocol', code: apiError.code ?? 'session_update_rejected', message: `session.update rejected: ${apiError.message}` });
-    } else {
-      this.logger.warn(logFields, 'realtime API error (session continues)');
-    }
+    const verdict = classifyApiError(apiError, answersSessionUpdate);
+    const clientEventType = apiError.eventId === null ? undefined : this.recentEventTypes.get(apiError.eventId);
+    const { type: errorType, code, param, eventId, message: apiMessage } = apiError;
+    this.logger[verdict.fault === null ? 'warn' : 'error']({ errorType, code, param, eventId, clientEventType, apiMessage }, verdict.logMessage);
+    if (verdict.fault !== null) this.fail(verdict.fault);
   }
 
   private onUnexpectedResponse(response: IncomingMessage): void {
@@ -390,12 +377,7 @@ class UpstreamConnection implements RealtimeConnection {
     this.socket.send(serializeClientEvent(event));
     this.eventsOut.set(event.type, (this.eventsOut.get(event.type) ?? 0) + 1);
     this.audioBytesAppended += audioBytes;
-    if (audioBytes === 0 && event.event_id !== undefined) {
-      this.recentEventTypes.set(event.event_id, event.type);
-      if (this.recentEventTypes.size > REMEMBERED_EVENT_IDS) {
-        this.recentEventTypes.delete(this.recentEventTypes.keys().next().value!);
-      }
-    }
+    if (audioBytes === 0 && event.event_id !== undefined) this.recentEventTypes.set(event.event_id, event.type);
   }
 
   /** Calls one handler, guarded: a throw is logged, never unwound into the socket's event loop. */

@@ -2,7 +2,7 @@
  * Small pure pieces of the Realtime wire: the dial URL, log-safe URLs, error flattening and the hot-path serializer.
  */
 import type { RealtimeClientEvent, RealtimeErrorEvent } from './events.js';
-import type { RealtimeApiError } from './connection-types.js';
+import { FATAL_ERROR_CODES, type RealtimeApiError, type RealtimeFault } from './connection-types.js';
 
 /** The dial URL: `url` with `model` set as a query parameter, other parameters kept. */
 export function realtimeDialUrl(url: string, model: string): URL {
@@ -51,4 +51,35 @@ export function serializeClientEvent(event: RealtimeClientEvent): string {
     return `{"type":"input_audio_buffer.append","audio":"${event.audio}","event_id":"${event.event_id}"}`;
   }
   return JSON.stringify(event);
+}
+
+/**
+ * What an API `error` means for the session: most leave it usable (logged, passed on); `session_expired` and the
+ * beta-shape refusal end it, and so does a refusal of our own `session.update` while configuring.
+ */
+export function classifyApiError(apiError: RealtimeApiError, answersSessionUpdate: boolean): { fault: RealtimeFault | null; logMessage: string } {
+  const fatalKind = apiError.code === null ? undefined : FATAL_ERROR_CODES[apiError.code];
+  if (fatalKind !== undefined) {
+    return { fault: { kind: fatalKind, code: apiError.code!, message: apiError.message || `API error ${apiError.code}` }, logMessage: 'realtime API error ends the session' };
+  }
+  if (answersSessionUpdate) {
+    return {
+      fault: { kind: 'protocol', code: apiError.code ?? 'session_update_rejected', message: `session.update rejected: ${apiError.message}` },
+      logMessage: 'realtime API rejected session.update',
+    };
+  }
+  return { fault: null, logMessage: 'realtime API error (session continues)' };
+}
+
+/** A Map that forgets its oldest entry beyond `limit` entries. */
+export class BoundedMap<K, V> extends Map<K, V> {
+  constructor(private readonly limit: number) {
+    super();
+  }
+
+  override set(key: K, value: V): this {
+    super.set(key, value);
+    if (this.size > this.limit) this.delete(this.keys().next().value!);
+    return this;
+  }
 }
