@@ -90,13 +90,7 @@ export class OpenAiVoiceAgent implements VoiceAgentSession {
       onReady: () => this.emitReady(),
       onEvent: (event) => this.onServerEvent(event),
       onApiError: (error) => this.gate.onError({ code: error.code ?? null, eventId: error.eventId ?? null }),
-      onFault: (fault) => {
-        const { kind, message, status, code, closeCode } = fault;
-        this.emit({
-          type: 'fault',
-          fault: { kind, message, ...(status === undefined ? {} : { status }), ...(code === undefined ? {} : { code }), ...(closeCode === undefined ? {} : { closeCode }) },
-        });
-      },
+      onFault: (fault) => this.emit({ type: 'fault', fault }),
     });
     // A pre-dialled session may have become ready before anyone listened.
     if (this.connection.state === 'ready') this.emitReady();

@@ -4,36 +4,22 @@
  */
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
+import type { VoiceAgentFault, VoiceAgentFaultKind } from '../../voice/port.js';
 import type { RealtimeClientEvent, RealtimeServerEvent, RealtimeSessionCreateRequest, SessionUpdateEvent } from './events.js';
 
 export type RealtimeConnectionState = 'connecting' | 'configuring' | 'ready' | 'closed';
 
-export type RealtimeFaultKind =
-  /** TCP/DNS/TLS failure before any HTTP answer (`code` is the Node error code, e.g. `ECONNREFUSED`). */
-  | 'connect_failed'
-  /** HTTP 401 or 403 to the WebSocket upgrade: the key is wrong or lacks access. */
-  | 'unauthorized'
-  /** Any other non-101 HTTP answer to the upgrade (`status` set). */
-  | 'handshake_failed'
-  /** Not `ready` within `connectTimeoutMs` (handshake, `session.created` or `session.updated` missing). */
-  | 'connect_timeout'
-  /** The server closed the socket (`closeCode`, `closeReason` set). */
-  | 'closed'
-  /** The session hit its maximum lifetime (error `session_expired`, or a close saying so). */
-  | 'session_expired'
-  /** The server speaks something we cannot use: beta shape refused, our session.update rejected, wrong formats. */
-  | 'protocol';
+/**
+ * The port's fault kinds, as this connection produces them: `connect_failed` (TCP/DNS/TLS, `code` the Node error
+ * code), `unauthorized` (401/403 to the upgrade), `handshake_failed` (any other non-101, `status` set),
+ * `connect_timeout` (handshake, `session.created` or `session.updated` missing in time), `closed` (the server closed
+ * the socket), `session_expired` (error `session_expired`, or a close saying so), `protocol` (beta shape refused,
+ * our session.update rejected, wrong formats).
+ */
+export type RealtimeFaultKind = VoiceAgentFaultKind;
 
-export interface RealtimeFault {
-  kind: RealtimeFaultKind;
-  /** Log-safe, human-readable. */
-  message: string;
-  /** HTTP status of a failed upgrade. */
-  status?: number;
-  /** Machine code: Node error code (connect_failed) or API error code (session_expired, protocol). */
-  code?: string;
-  /** WebSocket close code, when the fault came from a close frame. */
-  closeCode?: number;
+/** A port fault plus the close reason the server gave. */
+export interface RealtimeFault extends VoiceAgentFault {
   closeReason?: string;
 }
 
