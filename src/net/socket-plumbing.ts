@@ -83,7 +83,7 @@ export class GuardedHandlers {
 }
 
 export interface HeldDeliveriesOptions<D> {
-  /** Most droppable deliveries held before handlers are set. */
+  /** Most deliveries held before handlers are set (lifecycle ones count, but are never dropped). */
   limit: number;
   /**
    * What to give up when full: `newest` refuses the delivery that does not fit (Twilio media: keep the start of the
