@@ -12,7 +12,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { systemClock, type Clock, type TimerHandle } from '../../clock.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import type { ReplySpec, ScriptedResponse } from './replies.js';
-import { SimulatedSession } from './session.js';
+import { SimulatedSession, type SimulatedSessionObserver } from './session.js';
 
 export { SimulatedSession } from './session.js';
 export type {
@@ -22,6 +22,7 @@ export type {
   ResponseCreateRequest,
   SessionLogEntry,
   SimulatedResponseRecord,
+  SimulatedSessionObserver,
   TruncateRecord,
   UserTextMessage,
   ViolationCounters,
@@ -65,6 +66,10 @@ export interface SimulatedRealtimeServerOptions {
   responseLatencyMs?: number;
   /** Keep base64 audio in session logs (default true); false logs only sizes. */
   logAudio?: boolean;
+  /** Log audio appends and deltas at all (default true); false keeps them out of `session.log` (observers still see them). */
+  logAudioEvents?: boolean;
+  /** Watches every session this server accepts (benchmarks: event timing without touching session state). */
+  observer?: SimulatedSessionObserver;
   /** Keep closed sessions in `sessions` (default true); false forgets them (long-running embedded backend). */
   retainClosedSessions?: boolean;
   logger?: Logger;
@@ -161,6 +166,8 @@ export async function startSimulatedRealtimeServer(options: SimulatedRealtimeSer
       closeMidResponseAfterDeltas: server.faults.closeMidResponseAfterDeltas ?? null,
       sessionExpiredAfterMs: server.faults.sessionExpiredAfterMs ?? null,
       logAudio: options.logAudio ?? true,
+      logAudioEvents: options.logAudioEvents ?? true,
+      observer: options.observer ?? null,
       logger,
     });
     sessions.push(session);
@@ -236,6 +243,7 @@ export interface EmbeddedRealtimeBackendOptions {
   logger: Logger;
   host?: string;
   port?: number;
+  observer?: SimulatedSessionObserver;
 }
 
 /**
@@ -255,6 +263,7 @@ export function startEmbeddedRealtimeBackend(options: EmbeddedRealtimeBackendOpt
     responseLatencyMs: 250,
     logAudio: false,
     retainClosedSessions: false,
+    observer: options.observer,
   });
 }
 

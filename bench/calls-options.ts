@@ -1,0 +1,103 @@
+/**
+ * Command-line options of the calls benchmark (see bench/calls.ts for what they do).
+ */
+
+export type Mode = 'pcm' | 'pcmu';
+
+export interface Options {
+  calls: number;
+  seconds: number;
+  modes: Mode[];
+  search: boolean;
+  searchSeconds: number;
+  budgetS: number;
+  rampMs: number;
+  warmupMs: number;
+  speedFactor: number;
+  pin: boolean;
+  profileDir: string | null;
+  /** V8 young-generation semi-space for the bridge, MiB (null = Node's default). */
+  semiSpaceMb: number | null;
+}
+
+export function parseOptions(argv: readonly string[]): Options {
+  const options: Options = {
+    calls: 50,
+    seconds: 20,
+    modes: ['pcm', 'pcmu'],
+    search: false,
+    searchSeconds: 10,
+    budgetS: 600,
+    rampMs: 1_000,
+    warmupMs: 2_500,
+    speedFactor: 4,
+    pin: true,
+    profileDir: null,
+    semiSpaceMb: null,
+  };
+  const number = (name: string, value: string | undefined, min: number, max: number): number => {
+    const parsed = Number(value);
+    if (value === undefined || !Number.isFinite(parsed) || parsed < min || parsed > max) {
+      throw new Error(`${name} needs a number from ${min} to ${max} (got ${value ?? 'nothing'})`);
+    }
+    return parsed;
+  };
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index]!;
+    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): string | undefined => inline ?? argv[++index];
+    switch (flag) {
+      case '--calls':
+        options.calls = Math.round(number(flag, value(), 1, 2_000));
+        break;
+      case '--seconds':
+        options.seconds = number(flag, value(), 2, 600);
+        break;
+      case '--modes': {
+        const modes = (value() ?? '').split(',').map((mode) => mode.trim());
+        if (modes.length === 0 || modes.some((mode) => mode !== 'pcm' && mode !== 'pcmu')) throw new Error('--modes takes pcm, pcmu or pcm,pcmu');
+        options.modes = modes as Mode[];
+        break;
+      }
+      case '--search':
+        options.search = true;
+        break;
+      case '--search-seconds':
+        options.searchSeconds = number(flag, value(), 2, 600);
+        break;
+      case '--budget':
+        options.budgetS = number(flag, value(), 10, 7_200);
+        break;
+      case '--ramp-ms':
+        options.rampMs = number(flag, value(), 0, 60_000);
+        break;
+      case '--warmup-ms':
+        options.warmupMs = number(flag, value(), 0, 60_000);
+        break;
+      case '--speed-factor':
+        options.speedFactor = number(flag, value(), 1, 100);
+        break;
+      case '--no-pin':
+        options.pin = false;
+        break;
+      case '--semi-space-mb':
+        options.semiSpaceMb = Math.round(number(flag, value(), 1, 1_024));
+        break;
+      case '--profile':
+        options.profileDir = value() ?? null;
+        if (options.profileDir === null) throw new Error('--profile needs a directory');
+        break;
+      case '--help':
+      case '-h':
+        process.stdout.write(
+          'usage: npx tsx bench/calls.ts [--calls N] [--seconds S] [--modes pcm,pcmu] [--search] [--search-seconds S] [--budget S]\n' +
+            '                               [--ramp-ms MS] [--warmup-ms MS] [--speed-factor F] [--no-pin] [--profile DIR] [--semi-space-mb N]\n',
+        );
+        process.exit(0);
+      // eslint-disable-next-line no-fallthrough
+      default:
+        throw new Error(`unknown option ${arg} (try --help)`);
+    }
+  }
+  return options;
+}

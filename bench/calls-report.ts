@@ -1,0 +1,349 @@
+/**
+ * The calls benchmark's figures and how they are shown: one scenario's raw measurements turned into a
+ * `ScenarioResult` (what each figure means: bench/calls.ts), the side-by-side table, the targets, and the one-line
+ * JSON summary that scripts read. Only figures over the steady window count; whole-call totals are labelled so.
+ */
+import type { IntervalHistogram } from 'node:perf_hooks';
+import type { CallSummary } from '../src/call/call.js';
+import type { CallResult, SimulatedCall } from '../src/simulator/twilio-caller.js';
+import type { BridgeStats } from './bridge-process.js';
+import { FRAME_MS } from './calls-common.js';
+import type { Mode, Options } from './calls-options.js';
+
+/** Clean = no underruns, no sequence errors, p99 added latency below this. */
+const ADDED_LATENCY_LIMIT_MS = 5;
+/** A first delta with no frame at the caller within this long counts as unmatched (the response never played). */
+const MATCH_LIMIT_MS = 2_000;
+
+interface Distribution {
+  count: number;
+  p50: number | null;
+  p99: number | null;
+  max: number | null;
+}
+
+function distribution(values: number[]): Distribution {
+  if (values.length === 0) return { count: 0, p50: null, p99: null, max: null };
+  const sorted = Float64Array.from(values).sort();
+  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+  return { count: sorted.length, p50: round3(at(50)), p99: round3(at(99)), max: round3(sorted[sorted.length - 1]!) };
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+function round1(value: number): number {
+  return Math.round(value * 10) / 10;
+}
+
+/** Index of the first element ≥ value in an ascending array (length when none). */
+function lowerBound(sorted: readonly number[], value: number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle]! < value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+export interface ScenarioResult {
+  mode: Mode;
+  calls: number;
+  connected: number;
+  failedSetups: number;
+  setupErrors: string[];
+  windowS: number;
+  /** ms of bridge CPU per second of call. */
+  cpuMsPerCallSecond: number;
+  /** The same split into user (JS, GC, libuv) and system (kernel: socket syscalls, loopback TCP) time. */
+  cpuUserMsPerCallSecond: number;
+  cpuSystemMsPerCallSecond: number;
+  /** Bridge CPU with no calls, ms per second (already included, spread over N, in cpuMsPerCallSecond). */
+  idleCpuMsPerSecond: number;
+  /** Bridge CPU as % of one core over the window. */
+  serverCpuPercent: number;
+  rssBeforeMiB: number;
+  peakRssMiB: number;
+  rssPerCallKiB: number;
+  heapBeforeMiB: number;
+  peakHeapMiB: number;
+  heapPerCallKiB: number;
+  addedLatencyMs: Distribution & { unmatched: number };
+  callerAudioLatencyMs: Distribution & { negative: number };
+  responsesInWindow: number;
+  underrunsInWindow: number;
+  underrunsTotal: number;
+  underrunMsTotal: number;
+  serverUnderruns: number;
+  sequenceErrors: number;
+  gaps: number;
+  bargeIns: number;
+  lateDeltasDropped: number;
+  upstreamFaults: number;
+  framesIn: number;
+  framesOut: number;
+  summaries: number;
+  serverLoopDelayP99Ms: number;
+  serverLoopDelayMaxMs: number;
+  /** Bridge garbage collection over the window: count, total and longest pause. */
+  serverGcCount: number;
+  serverGcTotalMs: number;
+  serverGcMaxMs: number;
+  /** Times the OS preempted the bridge over the window (another process on its core: a noisy machine). */
+  serverPreemptions: number;
+  /** This process (callers + simulated Realtime): % of one core over the window, and its event-loop delay p99. */
+  generatorCpuPercent: number;
+  generatorLoopDelayP99Ms: number;
+  generatorLoopDelayMaxMs: number;
+  /** Its GC pauses over the window: they delay the timestamps taken here, i.e. inflate the latencies measured. */
+  generatorGcTotalMs: number;
+  generatorGcMaxMs: number;
+  bridgeWarnings: number;
+  pinned: boolean;
+  clean: boolean;
+}
+
+/** Timing of one simulated Realtime session, taken by the session observer as events happen. */
+export interface SessionTimes {
+  /** Epoch ms at which `session.updated` left the simulated server. */
+  readyAt: number | null;
+  /** Epoch ms each `input_audio_buffer.append` arrived, in order. */
+  appendAt: number[];
+  /** Epoch ms at which the first `response.output_audio.delta` of each response left. */
+  firstDeltaAt: number[];
+  deltas: number;
+  lastResponseId: string | null;
+}
+
+export interface PlacedCall {
+  index: number;
+  call: SimulatedCall;
+  /** performance.now() of the call's time 0 (its `atMs` are relative to this). */
+  originPerfMs: number;
+}
+
+/** Everything one scenario measured, as taken: `scenarioResult` turns it into figures. */
+export interface ScenarioMeasurements {
+  mode: Mode;
+  calls: number;
+  setupErrors: string[];
+  placed: readonly PlacedCall[];
+  /** Hang-up results, by position in `placed`; null when the hang-up failed. */
+  results: ReadonlyArray<CallResult | null>;
+  /** By session index, which is the call index (calls are dialled one at a time). */
+  sessionTimes: ReadonlyArray<SessionTimes | undefined>;
+  /** Epoch ms bounds of the steady window. */
+  windowStart: number;
+  windowEnd: number;
+  summaries: readonly CallSummary[];
+  warnings: number;
+  pinned: boolean;
+  /** The bridge after GC before the calls, its idle CPU, and its stats at the window's start and end. */
+  before: { rssBytes: number; heapUsedBytes: number };
+  idleCpuMsPerS: number;
+  s0: BridgeStats;
+  s1: BridgeStats;
+  /** This process over the window. */
+  generatorCpu: NodeJS.CpuUsage;
+  generatorWallMs: number;
+  generatorDelay: IntervalHistogram;
+  generatorGc: { count: number; totalMs: number; maxMs: number };
+}
+
+export function scenarioResult(measurements: ScenarioMeasurements): ScenarioResult {
+  const { mode, calls, setupErrors, placed, results, sessionTimes, windowStart, windowEnd, summaries, warnings, pinned } = measurements;
+  const { before, idleCpuMsPerS, s0, s1, generatorCpu, generatorWallMs, generatorDelay, generatorGc } = measurements;
+  const added: number[] = [];
+  let unmatched = 0;
+  let responsesInWindow = 0;
+  const callerAudio: number[] = [];
+  let negative = 0;
+  let underrunsInWindow = 0;
+  let underrunsTotal = 0;
+  let underrunMsTotal = 0;
+  placed.forEach((entry, position) => {
+    const times = sessionTimes[entry.index];
+    const result: CallResult | null = results[position] ?? null;
+    if (times === undefined) return;
+    const origin = performance.timeOrigin + entry.originPerfMs;
+    const received = result?.received ?? entry.call.received;
+    const sent = result?.sent ?? entry.call.sent;
+
+    // Added latency: first delta of each response → first media frame at the caller after it.
+    const mediaAt: number[] = [];
+    for (const message of received) if ((message.message as { event?: unknown }).event === 'media') mediaAt.push(origin + message.atMs);
+    for (const deltaAt of times.firstDeltaAt) {
+      if (deltaAt < windowStart || deltaAt > windowEnd) continue;
+      responsesInWindow++;
+      const next = mediaAt[lowerBound(mediaAt, deltaAt)];
+      if (next === undefined || next - deltaAt > MATCH_LIMIT_MS) unmatched++;
+      else added.push(next - deltaAt);
+    }
+
+    // Caller audio: media frame k sent → append k received, for frames sent after session.updated, in the window.
+    const readyAt = times.readyAt ?? Infinity;
+    let frame = 0;
+    for (const message of sent) {
+      if (message.message.event !== 'media') continue;
+      const sentAt = origin + message.atMs;
+      const appendAt = times.appendAt[frame++];
+      if (appendAt === undefined) break;
+      if (sentAt < windowStart || sentAt > windowEnd || sentAt < readyAt + FRAME_MS) continue;
+      const latency = appendAt - sentAt;
+      if (latency < 0) negative++;
+      else callerAudio.push(latency);
+    }
+
+    if (result !== null) {
+      underrunsTotal += result.underrunCount;
+      underrunMsTotal += result.underrunMs;
+      for (const underrun of result.underruns) {
+        const at = origin + underrun.atMs;
+        if (at >= windowStart && at <= windowEnd) underrunsInWindow++;
+      }
+    }
+  });
+  const sum = (pick: (summary: CallSummary) => number): number => summaries.reduce((total, summary) => total + pick(summary), 0);
+  const windowS = (s1.atEpochMs - s0.atEpochMs) / 1_000;
+  const cpuMs = (s1.cpuUserUs + s1.cpuSystemUs - s0.cpuUserUs - s0.cpuSystemUs) / 1_000;
+  const connected = placed.length;
+  const addedDistribution = distribution(added);
+  const sequenceErrors = sum((summary) => summary.sequenceErrors);
+  const result: ScenarioResult = {
+    mode,
+    calls,
+    connected,
+    failedSetups: calls - connected,
+    setupErrors: setupErrors.slice(0, 5),
+    windowS: round3(windowS),
+    cpuMsPerCallSecond: round3(cpuMs / Math.max(1, connected) / windowS),
+    cpuUserMsPerCallSecond: round3((s1.cpuUserUs - s0.cpuUserUs) / 1_000 / Math.max(1, connected) / windowS),
+    cpuSystemMsPerCallSecond: round3((s1.cpuSystemUs - s0.cpuSystemUs) / 1_000 / Math.max(1, connected) / windowS),
+    idleCpuMsPerSecond: round3(idleCpuMsPerS),
+    serverCpuPercent: round1((cpuMs / (windowS * 1_000)) * 100),
+    rssBeforeMiB: round1(before.rssBytes / 2 ** 20),
+    peakRssMiB: round1(s1.peakRssBytes / 2 ** 20),
+    rssPerCallKiB: round1((s1.peakRssBytes - before.rssBytes) / Math.max(1, connected) / 1024),
+    heapBeforeMiB: round1(before.heapUsedBytes / 2 ** 20),
+    peakHeapMiB: round1(s1.peakHeapUsedBytes / 2 ** 20),
+    heapPerCallKiB: round1((s1.peakHeapUsedBytes - before.heapUsedBytes) / Math.max(1, connected) / 1024),
+    addedLatencyMs: { ...addedDistribution, unmatched },
+    callerAudioLatencyMs: { ...distribution(callerAudio), negative },
+    responsesInWindow,
+    underrunsInWindow,
+    underrunsTotal,
+    underrunMsTotal: round1(underrunMsTotal),
+    serverUnderruns: sum((summary) => summary.underruns),
+    sequenceErrors,
+    gaps: sum((summary) => summary.gaps),
+    bargeIns: sum((summary) => summary.bargeIns),
+    lateDeltasDropped: sum((summary) => summary.lateDeltasDropped),
+    upstreamFaults: sum((summary) => summary.upstreamFaults),
+    framesIn: sum((summary) => summary.framesIn),
+    framesOut: sum((summary) => summary.framesOut),
+    summaries: summaries.length,
+    serverLoopDelayP99Ms: round3(s1.loopDelayP99Ms),
+    serverLoopDelayMaxMs: round3(s1.loopDelayMaxMs),
+    serverGcCount: s1.gcCount,
+    serverGcTotalMs: round1(s1.gcTotalMs),
+    serverGcMaxMs: round1(s1.gcMaxMs),
+    serverPreemptions: s1.involuntaryContextSwitches - s0.involuntaryContextSwitches,
+    generatorCpuPercent: round1(((generatorCpu.user + generatorCpu.system) / 1_000 / generatorWallMs) * 100),
+    generatorLoopDelayP99Ms: round3(generatorDelay.percentile(99) / 1e6),
+    generatorLoopDelayMaxMs: round3(generatorDelay.max / 1e6),
+    generatorGcTotalMs: round1(generatorGc.totalMs),
+    generatorGcMaxMs: round1(generatorGc.maxMs),
+    bridgeWarnings: warnings,
+    pinned,
+    clean:
+      connected === calls &&
+      underrunsInWindow === 0 &&
+      sequenceErrors === 0 &&
+      unmatched === 0 &&
+      addedDistribution.p99 !== null &&
+      addedDistribution.p99 < ADDED_LATENCY_LIMIT_MS,
+  };
+  return result;
+}
+
+function fmt(value: number | null, digits = 2): string {
+  return value === null ? '—' : value.toFixed(digits);
+}
+
+export function printTable(title: string, results: readonly ScenarioResult[]): void {
+  const rows: Array<[string, (result: ScenarioResult) => string]> = [
+    ['calls connected / dialled', (r) => `${r.connected}/${r.calls}`],
+    ['steady window, s', (r) => fmt(r.windowS, 1)],
+    ['server CPU, ms per call-second', (r) => fmt(r.cpuMsPerCallSecond, 3)],
+    ['  of which user / system', (r) => `${fmt(r.cpuUserMsPerCallSecond, 3)} / ${fmt(r.cpuSystemMsPerCallSecond, 3)}`],
+    ['idle server CPU, ms per second', (r) => fmt(r.idleCpuMsPerSecond, 2)],
+    ['server CPU, % of one core', (r) => fmt(r.serverCpuPercent, 1)],
+    ['RSS idle → peak, MiB', (r) => `${fmt(r.rssBeforeMiB, 1)} → ${fmt(r.peakRssMiB, 1)}`],
+    ['peak RSS per call, KiB', (r) => fmt(r.rssPerCallKiB, 1)],
+    ['heapUsed idle → peak, MiB', (r) => `${fmt(r.heapBeforeMiB, 1)} → ${fmt(r.peakHeapMiB, 1)}`],
+    ['peak heapUsed per call, KiB', (r) => fmt(r.heapPerCallKiB, 1)],
+    ['added latency p50 / p99, ms', (r) => `${fmt(r.addedLatencyMs.p50, 3)} / ${fmt(r.addedLatencyMs.p99, 3)}`],
+    ['added latency max, ms (n)', (r) => `${fmt(r.addedLatencyMs.max, 3)} (${r.addedLatencyMs.count}${r.addedLatencyMs.unmatched > 0 ? `, ${r.addedLatencyMs.unmatched} unmatched` : ''})`],
+    ['caller audio p50 / p99, ms', (r) => `${fmt(r.callerAudioLatencyMs.p50, 3)} / ${fmt(r.callerAudioLatencyMs.p99, 3)}`],
+    ['caller audio max, ms (n)', (r) => `${fmt(r.callerAudioLatencyMs.max, 3)} (${r.callerAudioLatencyMs.count}${r.callerAudioLatencyMs.negative > 0 ? `, ${r.callerAudioLatencyMs.negative} negative!` : ''})`],
+    ['underruns heard (window / whole calls)', (r) => `${r.underrunsInWindow} / ${r.underrunsTotal}`],
+    ['server underruns, sequence errors', (r) => `${r.serverUnderruns}, ${r.sequenceErrors}`],
+    ['gaps, barge-ins, late deltas, faults', (r) => `${r.gaps}, ${r.bargeIns}, ${r.lateDeltasDropped}, ${r.upstreamFaults}`],
+    ['frames in / out (whole calls)', (r) => `${r.framesIn} / ${r.framesOut}`],
+    ['server loop delay p99 / max, ms', (r) => `${fmt(r.serverLoopDelayP99Ms, 2)} / ${fmt(r.serverLoopDelayMaxMs, 2)}`],
+    ['server GC count / total ms / max ms', (r) => `${r.serverGcCount} / ${fmt(r.serverGcTotalMs, 1)} / ${fmt(r.serverGcMaxMs, 1)}`],
+    ['server preemptions (other processes)', (r) => String(r.serverPreemptions)],
+    ['generator CPU %, loop delay p99 / max ms', (r) => `${fmt(r.generatorCpuPercent, 1)}, ${fmt(r.generatorLoopDelayP99Ms, 2)} / ${fmt(r.generatorLoopDelayMaxMs, 1)}`],
+    ['generator GC total / max pause, ms', (r) => `${fmt(r.generatorGcTotalMs, 1)} / ${fmt(r.generatorGcMaxMs, 1)}`],
+    ['clean', (r) => (r.clean ? 'yes' : 'NO')],
+  ];
+  const headers = results.map((r) => `${r.mode} × ${r.calls}`);
+  const labelWidth = Math.max(...rows.map(([label]) => label.length));
+  const cells = rows.map(([, pick]) => results.map(pick));
+  const widths = headers.map((header, column) => Math.max(header.length, ...cells.map((row) => row[column]!.length)));
+  const line = (label: string, values: readonly string[]): string => `  ${label.padEnd(labelWidth)}  ${values.map((value, column) => value.padStart(widths[column]!)).join('  ')}`;
+  console.log(`\n${title}`);
+  console.log(line('', headers));
+  rows.forEach(([label], index) => console.log(line(label, cells[index]!)));
+}
+
+export function describeTargets(results: readonly ScenarioResult[]): void {
+  const notes: string[] = [];
+  for (const r of results) {
+    const target = r.mode === 'pcm' ? 4.5 : 2.5;
+    notes.push(`${r.mode} × ${r.calls}: CPU ${fmt(r.cpuMsPerCallSecond, 2)} ms/call-s (target ≤ ${target}) ${r.cpuMsPerCallSecond <= target ? 'met' : 'MISSED'}`);
+    if (r.generatorCpuPercent > 85) notes.push(`${r.mode} × ${r.calls}: the load generator used ${fmt(r.generatorCpuPercent, 0)}% of its core: latencies include its own queueing`);
+  }
+  console.log('');
+  for (const note of notes) console.log(`  ${note}`);
+}
+
+export interface SearchOutcome {
+  largestClean: number | null;
+  firstUnclean: number | null;
+  steps: ScenarioResult[];
+  stoppedBy: string;
+}
+
+/** The machine-readable summary: one JSON line, last on stdout. */
+export function printJsonLine(
+  options: Options,
+  run: { cores: number; pinned: boolean },
+  results: readonly ScenarioResult[],
+  search: Readonly<Record<string, SearchOutcome>>,
+): void {
+  console.log(
+    JSON.stringify({
+      bench: 'calls',
+      node: process.version,
+      cores: run.cores,
+      pinned: run.pinned,
+      options: { calls: options.calls, seconds: options.seconds, modes: options.modes, speedFactor: options.speedFactor, rampMs: options.rampMs, warmupMs: options.warmupMs },
+      results,
+      search: options.search ? Object.fromEntries(Object.entries(search).map(([mode, entry]) => [mode, { largestClean: entry.largestClean, firstUnclean: entry.firstUnclean, stoppedBy: entry.stoppedBy, steps: entry.steps }])) : null,
+    }),
+  );
+}
