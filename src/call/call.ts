@@ -315,7 +315,8 @@ export class Call {
       this.logger.warn({ redialsLeft: this.redialsLeft }, 're-dialling the upstream session');
       this.retiredAgents.push(this.agent);
       this.agent = this.options.redial();
-      this.greeted = true; // a re-dialled session continues the call: no second greeting
+      // `greeted` stays as it was: a call already greeted is not greeted twice, and one whose first session never
+      // became ready is greeted by the new one (otherwise the caller would hear nothing).
       this.attachAgent(this.agent);
       return;
     }
@@ -382,7 +383,8 @@ export class Call {
       underruns: playoutStats.underruns,
       underrunMs: playoutStats.underrunMs,
       sequenceErrors: playoutStats.sequenceErrors,
-      lateDeltasDropped: this.counters.lateDeltasDropped + lateAudioDropped,
+      // Dropped by the call (not live), by the provider (interrupted response) and by the out-queue (item closed).
+      lateDeltasDropped: this.counters.lateDeltasDropped + lateAudioDropped + playoutStats.lateDeltasDropped,
       upstreamFaults: this.counters.upstreamFaults,
       usage: { ...this.usage },
     };
