@@ -148,7 +148,7 @@ describe('Playout barge-in', () => {
 
   it('drops late deltas of an interrupted item and plays the next answer normally', () => {
     // A new item of an interrupted response is the provider adapter's to drop (it knows which responses it
-    // interrupted): see "OpenAiVoiceAgent" in test/call-voice-port.test.ts. Playout refuses the cleared item.
+    // interrupted): see test/openai-voice-agent.test.ts. Playout refuses the cleared item.
     const { clock, twilio, playout, speak } = setup();
     speak('r1', 'A', 1_000, false);
     clock.advance(100);
