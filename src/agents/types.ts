@@ -1,0 +1,93 @@
+/**
+ * A validated agent: what the agent file (AGENTS_FILE, YAML or JSON) declares, after validation and after secrets
+ * (`${ENV_VAR}` references) are resolved. Loading and validation live in load.ts and schema.ts; routing by called
+ * number in routing.ts; instruction variables in template.ts.
+ */
+import type { AUDIO_FORMATS, TurnDetectionConfig, Voice } from '../config.js';
+
+/** A header value: literal text, or a secret read from the environment at start (never logged). */
+export interface HeaderValue {
+  readonly value: string;
+  /** True when the value came from `${ENV_VAR}`: it is a secret and is redacted everywhere. */
+  readonly secret: boolean;
+}
+
+export interface HttpToolDefinition {
+  readonly kind: 'http';
+  readonly name: string;
+  readonly description: string;
+  /** JSON Schema (draft 2020-12 subset that Ajv supports) of the arguments object. */
+  readonly parameters: Record<string, unknown>;
+  readonly url: string;
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  readonly headers: Readonly<Record<string, HeaderValue>>;
+  readonly timeoutMs: number;
+  readonly maxResponseBytes: number;
+}
+
+export interface McpServerDefinition {
+  readonly label: string;
+  readonly url: string;
+  /** Tool names the model may call; null = all the server lists. */
+  readonly allowedTools: readonly string[] | null;
+  readonly headers: Readonly<Record<string, HeaderValue>>;
+  /** Whether each call needs approval; callbridge approves or refuses by this policy itself. */
+  readonly requireApproval: 'always' | 'never';
+}
+
+export interface TransferDestination {
+  /** What the model picks (`billing`): the only thing it can choose. */
+  readonly name: string;
+  /** E.164 number or `sip:` URI. */
+  readonly target: string;
+  /** What the model reads to decide. */
+  readonly description: string;
+}
+
+export type BuiltinToolName = 'end_call' | 'transfer_call';
+
+export interface AgentDefinition {
+  readonly name: string;
+  /** E.164 numbers this agent answers. */
+  readonly numbers: readonly string[];
+  /** Answers every number no other agent claims. At most one agent. */
+  readonly isDefault: boolean;
+  readonly provider: 'openai';
+  readonly model: string;
+  readonly voice: Voice;
+  readonly audioFormat: (typeof AUDIO_FORMATS)[number];
+  /** May contain `{{callerNumber}}`, `{{calledNumber}}`, `{{callSid}}`, `{{localTime}}`, `{{custom.NAME}}`. */
+  readonly instructions: string;
+  /** Instructions for the first words; null = the caller speaks first. */
+  readonly greeting: string | null;
+  readonly turnDetection: TurnDetectionConfig;
+  /** BCP 47 language for transcription and the model (e.g. `en`, `de-DE`); null = the provider's default. */
+  readonly language: string | null;
+  readonly transcriptionModel: string | null;
+  readonly builtinTools: readonly BuiltinToolName[];
+  readonly httpTools: readonly HttpToolDefinition[];
+  readonly mcpServers: readonly McpServerDefinition[];
+  readonly transferDestinations: readonly TransferDestination[];
+  /** Caller ID shown to the transfer target; null = the caller's own number (Twilio's default). */
+  readonly transferCallerId: string | null;
+  /** How long `<Dial>` rings a transfer target before giving up, seconds. */
+  readonly transferTimeoutS: number;
+  /** Secret for the HMAC signature on HTTP tool requests; null = requests are not signed. */
+  readonly toolSigningSecret: string | null;
+  readonly limits: {
+    /** The call ends politely after this long; null = no limit. */
+    readonly maxCallDurationS: number | null;
+    /** Caller silence before a polite check-in, then (after as long again) a goodbye; null = never. */
+    readonly silenceCheckInS: number | null;
+  };
+  /** A slow tool (over this) plays a hold sound to the caller until the answer comes. */
+  readonly holdSoundAfterMs: number;
+}
+
+export interface AgentRoster {
+  readonly agents: readonly AgentDefinition[];
+  /** The agent answering numbers no agent claims; null = such callers hear a polite refusal. */
+  readonly defaultAgent: AgentDefinition | null;
+  /** Where the agents came from, for the start-up log line. */
+  readonly source: 'file' | 'environment';
+}
