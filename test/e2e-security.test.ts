@@ -40,7 +40,7 @@ const TO = '+15005550001';
 
 function streamTwimlFor(callSid: string, token: string): string {
   return (
-    '<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="wss://callbridge.test/media-stream">' +
+    '<?xml version="1.0" encoding="UTF-8"?><Response><Connect action="https://callbridge.test/connect-action" method="POST"><Stream url="wss://callbridge.test/media-stream">' +
     `<Parameter name="callSid" value="${callSid}"/><Parameter name="from" value="${FROM}"/><Parameter name="to" value="${TO}"/>` +
     `<Parameter name="streamToken" value="${token}"/></Stream></Connect></Response>`
   );

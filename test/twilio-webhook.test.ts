@@ -68,7 +68,8 @@ async function post(harness: Harness, params: Record<string, string>, signature?
 function expectedStreamTwiml(token: string, prelude = ''): string {
   return (
     XML_HEAD +
-    `<Response>${prelude}<Connect><Stream url="wss://voice.example.com/media-stream">` +
+    // The <Connect action> is where Twilio asks what to do when the stream ends (hang up, transfer, …).
+    `<Response>${prelude}<Connect action="https://voice.example.com/connect-action" method="POST"><Stream url="wss://voice.example.com/media-stream">` +
     '<Parameter name="callSid" value="CA0123"/>' +
     '<Parameter name="from" value="+15551230000"/>' +
     '<Parameter name="to" value="+15559870000"/>' +

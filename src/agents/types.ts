@@ -3,6 +3,7 @@
  * (`${ENV_VAR}` references) are resolved. Loading and validation live in load.ts and schema.ts; routing by called
  * number in routing.ts; instruction variables in template.ts.
  */
+import type { BuiltinToolName, TransferTarget } from '../call/builtin-tools.js';
 import type { AUDIO_FORMATS, TurnDetectionConfig, Voice } from '../config.js';
 
 /** A header value: literal text, or a secret read from the environment at start (never logged). */
@@ -35,16 +36,10 @@ export interface McpServerDefinition {
   readonly requireApproval: 'always' | 'never';
 }
 
-export interface TransferDestination {
-  /** What the model picks (`billing`): the only thing it can choose. */
-  readonly name: string;
-  /** E.164 number or `sip:` URI. */
-  readonly target: string;
-  /** What the model reads to decide. */
-  readonly description: string;
-}
+/** A named transfer destination (the call layer's type: the model picks by `name`). */
+export type TransferDestination = TransferTarget;
 
-export type BuiltinToolName = 'end_call' | 'transfer_call';
+export type { BuiltinToolName };
 
 export interface AgentDefinition {
   readonly name: string;

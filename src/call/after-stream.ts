@@ -4,20 +4,22 @@
  * the TwiML we answer. Pure: the outcome the call left behind and the request in, the next step out.
  */
 
+export interface AfterStreamTransfer {
+  readonly kind: 'transfer';
+  readonly destinationName: string;
+  /** E.164 number or `sip:` URI, from the agent file, never from the model. */
+  readonly target: string;
+  readonly timeoutS: number;
+  readonly callerId: string | null;
+  readonly agentName: string;
+}
+
 /** What the call asked for when it closed its stream (kept by the admission layer until Twilio asks). */
 export type StreamOutcome =
   /** The agent said goodbye (end_call), or the call hit its time limit. */
   | { readonly kind: 'hang_up'; readonly reason: string }
   /** The agent hands the caller to a person: dial exactly this configured destination. */
-  | {
-      readonly kind: 'transfer';
-      readonly destinationName: string;
-      /** E.164 number or `sip:` URI, from the agent file, never from the model. */
-      readonly target: string;
-      readonly timeoutS: number;
-      readonly callerId: string | null;
-      readonly agentName: string;
-    }
+  | AfterStreamTransfer
   /** The provider session was lost and could not be replaced; the apology has played. */
   | { readonly kind: 'upstream_lost' };
 

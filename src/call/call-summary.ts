@@ -38,3 +38,41 @@ export function addUsage(total: TokenUsage, usage: TokenUsage): void {
   total.outputAudioTokens += usage.outputAudioTokens;
   total.cachedTokens += usage.cachedTokens;
 }
+
+export interface SummaryInputs {
+  callSid: string;
+  streamSid: string;
+  durationMs: number;
+  endReason: string;
+  counters: { turns: number; responses: number; bargeIns: number; framesIn: number; lateDeltasDropped: number; upstreamFaults: number };
+  playout: { framesSent: number; underruns: number; underrunMs: number; sequenceErrors: number; lateDeltasDropped: number };
+  channel: { gaps: number; gapMs: number };
+  /** Every provider session of the call (a re-dial adds one): their counters add up. */
+  sessions: ReadonlyArray<{ truncates: number; lateAudioDropped: number }>;
+  usage: TokenUsage;
+}
+
+export function summariseCall(inputs: SummaryInputs): CallSummary {
+  const { counters, playout, sessions } = inputs;
+  return {
+    callSid: inputs.callSid,
+    streamSid: inputs.streamSid,
+    durationMs: inputs.durationMs,
+    endReason: inputs.endReason,
+    turns: counters.turns,
+    responses: counters.responses,
+    bargeIns: counters.bargeIns,
+    truncates: sessions.reduce((sum, session) => sum + session.truncates, 0),
+    framesIn: counters.framesIn,
+    framesOut: playout.framesSent,
+    gaps: inputs.channel.gaps,
+    gapMs: inputs.channel.gapMs,
+    underruns: playout.underruns,
+    underrunMs: playout.underrunMs,
+    sequenceErrors: playout.sequenceErrors,
+    // Dropped by the call (not live), by the provider (interrupted response) and by the out-queue (item closed).
+    lateDeltasDropped: counters.lateDeltasDropped + sessions.reduce((sum, session) => sum + session.lateAudioDropped, 0) + playout.lateDeltasDropped,
+    upstreamFaults: counters.upstreamFaults,
+    usage: { ...inputs.usage },
+  };
+}

@@ -6,7 +6,9 @@
  *   - Playout (out-queue, pacer, playback ledger, sequence log): agent audio → exact 20 ms frames → the caller,
  *     paced, with marks, and the milliseconds the caller really heard;
  *   - exactly the transcoders the provider's formats need (none for mu-law pass-through);
- *   - DtmfCollector (one message per burst of keys) and CallerAudioClock (turn latency on our clock).
+ *   - CallKeypad (push-to-talk '#', one message per burst of keys) and TurnLatencyMeter (turns, and latency on our clock);
+ *   - CallToolRunner and HoldPlayer (tools, with a hold sound while a slow one works), CallEnding (end or transfer
+ *     once the agent's last words have played), CallLimits (maximum duration, silence check-in).
  *
  * Rules it enforces:
  *   - only `agent_audio` events feed the out-queue, and only while the call is live and from its current session;
@@ -18,47 +20,26 @@ import { MULAW_BYTES_PER_MS } from '../audio/frames.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { ToolCallRequest, VoiceAgentEvent, VoiceAgentFault, VoiceAgentSession } from '../voice/port.js';
+import type { StreamOutcome } from './after-stream.js';
 import { apologyMulaw } from './apology.js';
+import { CallEnding } from './call-ending.js';
+import type { CallOptions, CallSettings } from './call-options.js';
 import type { CallEvent } from './call-events.js';
-import { addUsage, emptyUsage, type CallSummary } from './call-summary.js';
-import { CallerAudioClock } from './caller-audio-clock.js';
+import { CallLimits, CHECK_IN_INSTRUCTIONS, MAX_DURATION_GOODBYE_INSTRUCTIONS, SILENCE_GOODBYE_INSTRUCTIONS } from './call-limits.js';
+import { addUsage, emptyUsage, summariseCall, type CallSummary } from './call-summary.js';
+import { CallToolRunner } from './call-tools.js';
+import { TurnLatencyMeter } from './caller-audio-clock.js';
 import type { CallerChannel } from './channel.js';
-import { DtmfCollector } from './dtmf.js';
+import { CallKeypad } from './dtmf.js';
+import { HoldPlayer } from './hold-sound.js';
 import { Playout } from './playout.js';
-import { runTool, type ToolDefinition } from './tools.js';
 import { createTranscoders, type CallTranscoders } from './transcoding.js';
 
 export type { CallSummary, TokenUsage } from './call-summary.js';
+export type { CallOptions, CallSettings } from './call-options.js';
 
-/** Provider-neutral settings of one call. */
-export interface CallSettings {
-  /** Max audio buffered at the caller's end ahead of playback, ms. */
-  playbackLeadMs: number;
-  /** A mark every this many ms of item audio, and one at each item end. */
-  markIntervalMs: number;
-  /** Caller key presses go to the agent as one text message per burst, with one response. */
-  forwardDtmf: boolean;
-  /** Instructions for the agent's first words; null = the caller speaks first. */
-  greeting: string | null;
-  /** New sessions to open when the provider session is lost mid-call (0 = apologise and end). */
-  redialAttempts: number;
-}
-
-export interface CallOptions {
-  settings: Readonly<CallSettings>;
-  clock: Clock;
-  /** Child logger already bound to callSid and streamSid. */
-  logger: Logger;
-  channel: CallerChannel;
-  agent: VoiceAgentSession;
-  tools?: readonly ToolDefinition[];
-  /** The agent session was opened while answering the webhook. */
-  predialled?: boolean;
-  /** Opens a fresh session of the same provider (used when `settings.redialAttempts` > 0). */
-  redial?: () => VoiceAgentSession;
-  /** Live events for observers. Must not throw (the admission layer guards observers). */
-  onEvent?: (event: CallEvent) => void;
-}
+/** Items the bridge itself plays (apology, hold sound): never the provider's, never told to it. */
+const BRIDGE_RESPONSE_PREFIX = 'callbridge-';
 
 /** How long after the apology started we close the stream even if the caller's end never acknowledges its end. */
 const APOLOGY_GRACE_MS = 2_000;
@@ -73,8 +54,15 @@ export class Call {
   private readonly channel: CallerChannel;
   private readonly playout: Playout;
   private readonly transcoders: CallTranscoders;
-  private readonly dtmf: DtmfCollector;
-  private readonly callerAudio = new CallerAudioClock();
+  private readonly keypad: CallKeypad;
+  private readonly turnLatency = new TurnLatencyMeter();
+  private readonly hold: HoldPlayer;
+  private readonly ending: CallEnding;
+  private readonly limits: CallLimits;
+  private readonly toolRunner: CallToolRunner;
+  /** Responses started and not yet done, and tool requests running: the agent is busy, silence does not count. */
+  private responsesInFlight = 0;
+  private toolRequestsRunning = 0;
   private agent: VoiceAgentSession;
   /** Sessions lost and replaced (re-dial): their counters still belong to this call. */
   private readonly retiredAgents: VoiceAgentSession[] = [];
@@ -85,9 +73,7 @@ export class Call {
   private apologyTimer: TimerHandle | null = null;
   /** The agent item whose audio is arriving, until its `agent_audio_done`. */
   private openItem: { responseId: string; itemId: string } | null = null;
-  /** The caller's last turn, until the first agent frame after it is sent. */
-  private turnAwaitingAnswer: { turn: number; endedAtMs: number } | null = null;
-  private readonly counters = { turns: 0, responses: 0, bargeIns: 0, framesIn: 0, lateDeltasDropped: 0, upstreamFaults: 0 };
+  private readonly counters = { responses: 0, bargeIns: 0, framesIn: 0, lateDeltasDropped: 0, upstreamFaults: 0 };
   private readonly usage = emptyUsage();
 
   constructor(options: CallOptions) {
@@ -112,9 +98,47 @@ export class Call {
         sendMark: (name) => void channel.sendMark(name),
         sendClear: () => void channel.sendClear(),
       },
-      onItemStarted: (_responseId, _itemId, sentAtMs) => this.onAgentAudioStarted(sentAtMs),
+      onItemStarted: (_responseId, _itemId, sentAtMs) => {
+        const sample = this.turnLatency.agentAudioStarted(sentAtMs);
+        if (sample !== null) this.publish({ type: 'turn_latency', atMs: sentAtMs, ...sample });
+      },
     });
-    this.dtmf = new DtmfCollector({ clock: this.clock, onBurst: (digits) => this.onDtmfBurst(digits) });
+    this.keypad = new CallKeypad(this.clock, options.settings.forwardDtmf, { agent: () => this.agent, isLive: () => this.state === 'live' });
+    this.hold = new HoldPlayer(this.clock, {
+      enqueue: (responseId, itemId, mulaw) => this.playout.enqueue(responseId, itemId, mulaw),
+      endItem: (responseId, itemId) => this.playout.endItem(responseId, itemId),
+      interrupt: () => this.playout.interrupt(),
+    });
+    this.ending = new CallEnding(this.clock, () => this.playout.isActive(), (outcome) => this.closeWithOutcome(outcome));
+    this.limits = new CallLimits(this.clock, options.limits ?? { maxCallDurationS: null, silenceCheckInS: null }, {
+      agentBusy: () => this.playout.isActive() || this.responsesInFlight > 0 || this.toolRequestsRunning > 0,
+      checkIn: () => this.agent.requestResponse({ instructions: CHECK_IN_INSTRUCTIONS, reason: 'silence check-in' }),
+      goodbye: (reason) => {
+        this.agent.requestResponse({ instructions: reason === 'max duration' ? MAX_DURATION_GOODBYE_INSTRUCTIONS : SILENCE_GOODBYE_INSTRUCTIONS, reason });
+        this.ending.request({ kind: 'hang_up', reason });
+      },
+    });
+    this.toolRunner = new CallToolRunner({
+      clock: this.clock,
+      tools: options.tools ?? [],
+      ...(options.control === undefined
+        ? {}
+        : {
+            builtins: {
+              settings: options.control,
+              control: {
+                hangUpAfterGoodbye: (reason) => this.ending.request({ kind: 'hang_up', reason }),
+                transferAfterAnnouncement: (transfer) => this.ending.request(transfer),
+              },
+            },
+          }),
+      context: { callSid: this.channel.start.callSid, streamSid: this.channel.start.streamSid },
+      holdSoundAfterMs: options.holdSoundAfterMs ?? null,
+      startHold: () => {
+        if (this.state === 'live') this.hold.start();
+      },
+      publish: (event) => this.publish(event),
+    });
   }
 
   /** Wires the channel and the agent. Call once, right after construction. */
@@ -136,6 +160,7 @@ export class Call {
       onClose: ({ code }) => this.end(`stream closed (${code})`),
     });
     this.attachAgent(this.agent);
+    this.limits.start();
   }
 
   /** Ends the call from our side (server shutdown). */
@@ -146,7 +171,7 @@ export class Call {
   }
 
   private attachAgent(agent: VoiceAgentSession): void {
-    this.callerAudio.reset();
+    this.turnLatency.callerAudio.reset();
     agent.listen((event) => this.onAgentEvent(agent, event));
   }
 
@@ -158,6 +183,7 @@ export class Call {
         return;
       case 'response_started':
         this.counters.responses++;
+        this.responsesInFlight++;
         return;
       case 'agent_audio':
         this.onAgentAudio(event.responseId, event.itemId, event.audio);
@@ -167,6 +193,11 @@ export class Call {
         return;
       case 'response_done':
         if (event.usage !== null) addUsage(this.usage, event.usage);
+        this.responsesInFlight = Math.max(0, this.responsesInFlight - 1);
+        // A follow-up that said nothing must not leave the caller on hold.
+        if (this.toolRequestsRunning === 0) this.hold.stop();
+        this.ending.onResponseDone();
+        this.ending.check();
         return;
       case 'tool_calls':
         void this.runToolCalls(agent, event.calls);
@@ -175,7 +206,8 @@ export class Call {
         this.onSpeechStarted(event.audioStartMs);
         return;
       case 'caller_turn_ended':
-        this.onTurnEnded(event.audioEndMs);
+        this.limits.onCallerActivity();
+        this.turnLatency.turnEnded(event.audioEndMs, this.clock.now());
         return;
       case 'transcript':
         this.publish({ type: 'transcript', atMs: this.clock.now(), speaker: event.speaker, itemId: event.itemId, text: event.text, final: event.final });
@@ -204,33 +236,14 @@ export class Call {
     if (this.state !== 'live') return;
     const { inbound } = this.transcoders;
     this.agent.appendAudio(inbound === null ? payload : inbound.transcode(payload));
-    this.callerAudio.appended(payload.length / MULAW_BYTES_PER_MS, this.clock.now());
+    this.turnLatency.callerAudio.appended(payload.length / MULAW_BYTES_PER_MS, this.clock.now());
   }
 
   private onDtmf(digit: string): void {
     if (this.state !== 'live') return;
     this.logger.info({ digit }, 'caller pressed a key');
-    if (this.agent.manualTurns && digit === '#') {
-      // Push-to-talk without turn detection: '#' ends the caller's spoken turn.
-      this.dtmf.flush();
-      this.agent.endCallerTurn();
-      return;
-    }
-    if (this.settings.forwardDtmf) this.dtmf.press(digit);
-  }
-
-  /** One text message and one response per burst of key presses. */
-  private onDtmfBurst(digits: string): void {
-    if (this.state !== 'live') return;
-    this.agent.sendUserText(`The caller pressed ${digits.split('').join(', ')} on the keypad.`);
-    this.agent.requestResponse({ reason: 'dtmf' });
-  }
-
-  private onTurnEnded(audioEndMs: number | null): void {
-    this.counters.turns++;
-    const nowMs = this.clock.now();
-    const endedAtMs = audioEndMs === null ? nowMs : Math.min(nowMs, this.callerAudio.timeOf(audioEndMs) ?? nowMs);
-    this.turnAwaitingAnswer = { turn: this.counters.turns, endedAtMs };
+    this.limits.onCallerActivity();
+    this.keypad.press(digit);
   }
 
   // ---- agent → caller -------------------------------------------------------------------------------------------
@@ -240,6 +253,8 @@ export class Call {
       this.counters.lateDeltasDropped++;
       return;
     }
+    // The agent speaks again: the hold sound stops at once (one clear), the answer starts.
+    this.hold.stop();
     this.openItem = { responseId, itemId };
     const { outbound } = this.transcoders;
     const mulaw = outbound === null ? audio : outbound.transcode(audio);
@@ -257,41 +272,33 @@ export class Call {
     this.openItem = null;
   }
 
-  private onAgentAudioStarted(sentAtMs: number): void {
-    const turn = this.turnAwaitingAnswer;
-    if (turn === null) return;
-    this.turnAwaitingAnswer = null;
-    this.publish({ type: 'turn_latency', atMs: sentAtMs, turn: turn.turn, latencyMs: Math.max(0, sentAtMs - turn.endedAtMs) });
-  }
-
   /** Runs every tool of one request, then gives all outputs back at once (one follow-up response). */
   private async runToolCalls(agent: VoiceAgentSession, calls: readonly ToolCallRequest[]): Promise<void> {
-    const context = { callSid: this.channel.start.callSid, streamSid: this.channel.start.streamSid };
-    const results = await Promise.all(
-      calls.map(async (call) => {
-        const startedAtMs = this.clock.now();
-        const result = await runTool(this.options.tools ?? [], call.name, call.argumentsJson, context);
-        const durationMs = Math.round(this.clock.now() - startedAtMs);
-        this.publish({ type: 'tool_call', atMs: this.clock.now(), name: call.name, callId: call.callId, ok: result.ok, durationMs });
-        return { callId: call.callId, name: call.name, ...result };
-      }),
-    );
+    this.toolRequestsRunning++;
+    const results = await this.toolRunner.run(calls).finally(() => this.toolRequestsRunning--);
     if (this.state !== 'live' || agent !== this.agent) return;
     for (const result of results) this.logger.info({ tool: result.name, callId: result.callId, ok: result.ok }, 'function call answered');
     agent.sendToolResults(results.map(({ callId, output, ok }) => ({ callId, output, ok })));
   }
 
   private onMarkEchoed(name: string): void {
-    this.playout.onMarkEchoed(name);
+    if (this.playout.onMarkEchoed(name) === null) return;
     if (this.state === 'apologising' && !this.playout.isActive()) this.finishApology();
+    this.limits.onAgentActivity();
+    this.ending.check();
   }
 
   // ---- barge-in -------------------------------------------------------------------------------------------------
 
   private onSpeechStarted(audioStartMs: number | null): void {
     if (this.state !== 'live') return;
+    this.limits.onCallerActivity();
+    this.ending.onBargeIn();
+    this.hold.stop();
     const interrupted = this.playout.interrupt();
-    const heard = interrupted?.heard.map(({ responseId, itemId, heardMs }) => ({ responseId, itemId, heardMs })) ?? [];
+    const heard = (interrupted?.heard ?? [])
+      .filter(({ responseId }) => !responseId.startsWith(BRIDGE_RESPONSE_PREFIX))
+      .map(({ responseId, itemId, heardMs }) => ({ responseId, itemId, heardMs }));
     // Told even when nothing was playing yet: a response may be on its way, and it must not start talking now.
     this.agent.interrupt(heard);
     if (interrupted === null) return;
@@ -337,56 +344,48 @@ export class Call {
 
   private finishApology(): void {
     if (this.state !== 'apologising') return;
+    this.options.onStreamOutcome?.({ kind: 'upstream_lost' });
     this.channel.close(1000, 'upstream lost');
     this.end('upstream lost');
+  }
+
+  /** The agent's last words have played: leave the outcome for Twilio's next request, then close the stream. */
+  private closeWithOutcome(outcome: StreamOutcome): void {
+    if (this.state !== 'live') return;
+    const reason = outcome.kind === 'transfer' ? `transfer to ${outcome.destinationName}` : outcome.kind === 'hang_up' ? outcome.reason : 'upstream lost';
+    this.logger.info({ outcome: outcome.kind, reason }, 'agent ended the stream');
+    this.options.onStreamOutcome?.(outcome);
+    this.channel.close(1000, reason);
+    this.end(reason);
   }
 
   private end(reason: string): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
     if (this.apologyTimer !== null) this.clock.clearTimeout(this.apologyTimer);
-    this.dtmf.dispose();
+    this.keypad.dispose();
+    this.limits.stop();
+    this.ending.dispose();
+    this.hold.dispose();
     this.agent.close();
     const playoutStats = this.playout.stats();
     this.playout.dispose();
     this.transcoders.inbound?.dispose();
     this.transcoders.outbound?.dispose();
-    const summary = this.summarise(reason, playoutStats);
-    // callSid and streamSid are already bound to this logger.
-    const { callSid: _callSid, streamSid: _streamSid, ...fields } = summary;
-    this.logger.info(fields, 'call ended');
-    this.resolveEnded(summary);
-  }
-
-  private summarise(reason: string, playoutStats: ReturnType<Playout['stats']>): CallSummary {
-    const channelStats = this.channel.stats();
-    let truncates = 0;
-    let lateAudioDropped = 0;
-    for (const agent of [...this.retiredAgents, this.agent]) {
-      const stats = agent.stats();
-      truncates += stats.truncates;
-      lateAudioDropped += stats.lateAudioDropped;
-    }
-    return {
+    const summary = summariseCall({
       callSid: this.channel.start.callSid,
       streamSid: this.channel.start.streamSid,
       durationMs: Math.round(this.clock.now() - this.startedAtMs),
       endReason: reason,
-      turns: this.counters.turns,
-      responses: this.counters.responses,
-      bargeIns: this.counters.bargeIns,
-      truncates,
-      framesIn: this.counters.framesIn,
-      framesOut: playoutStats.framesSent,
-      gaps: channelStats.gaps,
-      gapMs: channelStats.gapMs,
-      underruns: playoutStats.underruns,
-      underrunMs: playoutStats.underrunMs,
-      sequenceErrors: playoutStats.sequenceErrors,
-      // Dropped by the call (not live), by the provider (interrupted response) and by the out-queue (item closed).
-      lateDeltasDropped: this.counters.lateDeltasDropped + lateAudioDropped + playoutStats.lateDeltasDropped,
-      upstreamFaults: this.counters.upstreamFaults,
-      usage: { ...this.usage },
-    };
+      counters: { ...this.counters, turns: this.turnLatency.turns },
+      playout: playoutStats,
+      channel: this.channel.stats(),
+      sessions: [...this.retiredAgents, this.agent].map((agent) => agent.stats()),
+      usage: this.usage,
+    });
+    // callSid and streamSid are already bound to this logger.
+    const { callSid: _callSid, streamSid: _streamSid, ...fields } = summary;
+    this.logger.info(fields, 'call ended');
+    this.resolveEnded(summary);
   }
 }

@@ -16,6 +16,8 @@ export interface CallInfo {
   readonly from: string;
   readonly to: string;
   readonly direction: 'inbound' | 'outbound';
+  /** The agent (agent file) serving the call. */
+  readonly agent: string;
   /** The voice provider serving the call (`openai`, …). */
   readonly provider: string;
   /** Wall-clock start, ms since the epoch (records and the console show it). */

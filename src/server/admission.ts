@@ -3,11 +3,17 @@
  * capacity count, the one-time stream tokens, the pre-dialled sessions and shutdown, and it publishes each call's
  * lifecycle and live events to the observers. The HTTP layer (app.ts) only routes requests here.
  *
- * A call's life here: the webhook asks `admitWebhook` (capacity) and announces the call (`callAccepted`: a stream
- * token, and a pre-dialled agent session); the Media Stream's `start` presents the token (`acceptStream`), which
- * builds the `Call` with that session; the call ends; observers hear of it; the slot frees.
+ * A call's life here: the webhook picks the agent for the called number (`agentFor`), asks `admitWebhook`
+ * (capacity) and announces the call (`callAccepted`: a stream token naming the agent, and a pre-dialled session
+ * configured for it); the Media Stream's `start` presents the token (`acceptStream`), which builds the `Call` with
+ * that session; the call ends, leaving what it asked for (hang up, transfer) for Twilio's `<Connect action>` request
+ * (`afterStream`); observers hear of it; the slot frees.
  */
-import type { CallSettings } from '../call/call.js';
+import { callControlFor, callLimitsFor } from '../agents/call-settings.js';
+import { agentByName, agentForNumber } from '../agents/routing.js';
+import type { CallVariables } from '../agents/template.js';
+import type { AgentDefinition, AgentRoster } from '../agents/types.js';
+import { decideAfterStream, type DialStatus, type StreamOutcome } from '../call/after-stream.js';
 import { Call } from '../call/call.js';
 import type { ToolDefinition } from '../call/tools.js';
 import type { Clock } from '../clock.js';
@@ -15,27 +21,28 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { CallObservers, type CallInfo } from '../observers/hub.js';
 import type { MediaStreamSession } from '../twilio/media-stream.js';
-import { StreamTokenRegistry } from '../twilio/stream-tokens.js';
+import { StreamTokenRegistry, type StreamTokenInfo } from '../twilio/stream-tokens.js';
+import { dialTwiml, hangUpTwiml, sayAndHangUpTwiml } from '../twilio/twiml.js';
+import { dialActionUrl, type AcceptedCall } from '../twilio/webhook.js';
 import type { VoiceAgentSession } from '../voice/port.js';
+import { OutcomeStore } from './outcomes.js';
 import { PredialPool } from './predial.js';
+
+/** Opens a provider session configured for `agent` on this call. */
+export type AgentDialer = (request: { agent: AgentDefinition; variables: CallVariables; logger: Logger }) => VoiceAgentSession;
 
 export interface CallAdmissionOptions {
   config: Readonly<Config>;
   logger: Logger;
   clock: Clock;
+  roster: AgentRoster;
   /** Opens a new agent session for a call (dials at once). */
-  dialAgent: (logger: Logger) => VoiceAgentSession;
-  tools: readonly ToolDefinition[];
+  dialAgent: AgentDialer;
+  /** The tools an agent's calls may run (its HTTP tools, and tools given in code); built once per agent. */
+  toolsFor(agent: AgentDefinition): readonly ToolDefinition[];
   /** Open the agent session while answering the webhook (default true). */
   predial: boolean;
   observers: CallObservers;
-}
-
-export interface AnnouncedCall {
-  token: string;
-  callSid: string;
-  from: string;
-  to: string;
 }
 
 export class CallAdmission {
@@ -44,7 +51,7 @@ export class CallAdmission {
   private readonly logger: Logger;
   private readonly predialPool: PredialPool;
   private readonly calls = new Set<Call>();
-  private readonly settings: Readonly<CallSettings>;
+  private readonly outcomes: OutcomeStore;
   private stopping = false;
 
   constructor(options: CallAdmissionOptions) {
@@ -53,13 +60,7 @@ export class CallAdmission {
     const { config, clock } = options;
     this.tokens = new StreamTokenRegistry({ clock, ttlMs: config.server.streamTokenTtlMs });
     this.predialPool = new PredialPool({ clock, ttlMs: config.openai.predialTimeoutMs, logger: options.logger });
-    this.settings = Object.freeze({
-      playbackLeadMs: config.call.playbackLeadMs,
-      markIntervalMs: config.call.markIntervalMs,
-      forwardDtmf: config.call.forwardDtmf,
-      greeting: config.openai.greeting,
-      redialAttempts: config.openai.redialAttempts,
-    });
+    this.outcomes = new OutcomeStore(clock);
   }
 
   get activeCalls(): number {
@@ -79,10 +80,39 @@ export class CallAdmission {
     return admitted;
   }
 
+  /** The agent answering `calledNumber`, or null: nobody answers it (the caller hears a polite refusal). */
+  agentFor(calledNumber: string): string | null {
+    return agentForNumber(this.options.roster, calledNumber)?.name ?? null;
+  }
+
   /** The webhook answered with a stream token: dial the agent now, so the caller does not wait for it later. */
-  callAccepted(call: AnnouncedCall): void {
+  callAccepted(call: AcceptedCall): void {
     if (!this.options.predial) return;
-    this.predialPool.put(call.token, this.options.dialAgent(this.logger.child({ callSid: call.callSid })));
+    const agent = this.agentOf(call);
+    const logger = this.logger.child({ callSid: call.callSid });
+    this.predialPool.put(call.token, this.options.dialAgent({ agent, variables: variablesOf(call), logger }));
+  }
+
+  /**
+   * Twilio asks what to do now that a stream (or a transfer's dial) ended: the outcome the call left decides it.
+   * `resume` connects a new stream (a failed transfer goes back to the agent).
+   */
+  afterStream(request: { callSid: string; dialStatus: string | null }, resume: (info: Omit<StreamTokenInfo, 'callSid' | 'from' | 'to'>) => string): string {
+    const outcome = this.outcomes.get(request.callSid);
+    const step = decideAfterStream(outcome, request.dialStatus as DialStatus | null);
+    if (step.kind !== 'dial') this.outcomes.delete(request.callSid);
+    switch (step.kind) {
+      case 'hang_up':
+        return hangUpTwiml();
+      case 'say_and_hang_up':
+        return sayAndHangUpTwiml(step.text);
+      case 'dial':
+        this.logger.info({ callSid: request.callSid, target: step.target }, 'transferring the call');
+        return dialTwiml({ target: step.target, timeoutS: step.timeoutS, callerId: step.callerId, actionUrl: dialActionUrl(this.options.config) });
+      case 'back_to_agent':
+        this.logger.info({ callSid: request.callSid, agent: step.agentName, dialStatus: request.dialStatus }, 'transfer failed: back to the agent');
+        return resume({ agentName: step.agentName, resumeNote: step.note });
+    }
   }
 
   /**
@@ -105,27 +135,42 @@ export class CallAdmission {
       onClosed();
       return;
     }
-    const agent = predialled ?? this.options.dialAgent(callLogger);
+    const agentDefinition = this.agentOf(announced);
+    const variables = variablesOf(announced);
+    const dial = () => this.options.dialAgent({ agent: agentDefinition, variables, logger: callLogger });
+    const agent = predialled ?? dial();
+    const { config } = this.options;
     const info: CallInfo = {
       callSid: start.callSid,
       streamSid: start.streamSid,
       from: announced.from,
       to: announced.to,
       direction: 'inbound',
+      agent: agentDefinition.name,
       provider: agent.provider,
       startedAtEpochMs: Date.now(),
     };
     const { observers } = this.options;
     const call = new Call({
-      settings: this.settings,
+      settings: {
+        playbackLeadMs: config.call.playbackLeadMs,
+        markIntervalMs: config.call.markIntervalMs,
+        forwardDtmf: config.call.forwardDtmf,
+        greeting: announced.resumeNote ?? agentDefinition.greeting,
+        redialAttempts: config.openai.redialAttempts,
+      },
       clock: this.options.clock,
-      logger: callLogger,
+      logger: callLogger.child({ agent: agentDefinition.name }),
       channel: stream,
       agent,
-      tools: this.options.tools,
+      tools: this.options.toolsFor(agentDefinition),
+      control: callControlFor(agentDefinition),
+      limits: callLimitsFor(agentDefinition),
+      holdSoundAfterMs: agentDefinition.holdSoundAfterMs,
       predialled: predialled !== null,
-      redial: () => this.options.dialAgent(callLogger),
+      redial: dial,
       onEvent: (event) => observers.event(info, event),
+      onStreamOutcome: (outcome: StreamOutcome) => this.outcomes.set(start.callSid, outcome),
     });
     this.calls.add(call);
     call.ended.then(
@@ -144,6 +189,13 @@ export class CallAdmission {
     call.start();
   }
 
+  private agentOf(info: { agentName?: string }): AgentDefinition {
+    const { roster } = this.options;
+    const named = info.agentName === undefined ? null : agentByName(roster, info.agentName);
+    // The token always names an agent of this roster; the first agent is a guard, not a route.
+    return named ?? roster.defaultAgent ?? roster.agents[0]!;
+  }
+
   /**
    * Stops admitting, closes unclaimed pre-dialled sessions, hangs up every live call and waits for them to end (at
    * most `graceMs`), then for the observers' `callEnded` work (records) for what is left of the same deadline.
@@ -160,4 +212,8 @@ export class CallAdmission {
     const flushed = await this.options.observers.flush(Math.max(0, deadlineMs - Date.now()));
     if (!flushed) this.logger.warn('shutdown: some call observers had not finished (records may be incomplete)');
   }
+}
+
+function variablesOf(call: { callSid: string; from: string; to: string }): CallVariables {
+  return { callerNumber: call.from, calledNumber: call.to, callSid: call.callSid, startedAtEpochMs: Date.now(), custom: {} };
 }

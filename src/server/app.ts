@@ -16,12 +16,15 @@ import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { CallObservers, type CallObserver } from '../observers/hub.js';
-import { createOpenAiDialer, type RealtimeTarget } from '../providers/openai/dialer.js';
+import { rosterFromConfig } from '../agents/from-config.js';
+import type { AgentRoster } from '../agents/types.js';
+import type { RealtimeTarget } from '../providers/openai/dialer.js';
 import { acceptMediaStream } from '../twilio/media-stream.js';
 import { CallRecorder } from '../twilio/recorder.js';
 import { checkMediaStreamUpgrade } from '../twilio/upgrade.js';
 import { createTwilioWebhookRouter } from '../twilio/webhook.js';
 import { CallAdmission } from './admission.js';
+import { createAgentDialer, createAgentTools } from './agents-wiring.js';
 
 /** Where and how to reach the Realtime API (OpenAI, Azure, or the embedded simulated server). */
 export type UpstreamTarget = RealtimeTarget;
@@ -36,6 +39,8 @@ export interface ServerDeps {
   predial?: boolean;
   /** Observes every finished call (tests, benchmarks). */
   onCallEnded?(summary: CallSummary): void;
+  /** The agents (agent file); default: one agent from the environment. */
+  agents?: AgentRoster;
   /** Call observers (records, metrics, console): started, live events, ended. */
   observers?: readonly CallObserver[];
 }
@@ -60,12 +65,15 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     [...(deps.observers ?? []), ...(onCallEnded === undefined ? [] : [{ name: 'onCallEnded', callEnded: (_call: unknown, summary: CallSummary) => onCallEnded(summary) }])],
     logger,
   );
+  const roster = deps.agents ?? rosterFromConfig(config);
+  const wiring = { config, roster, target: deps.upstream, clock, logger, codeTools: tools };
   const admission = new CallAdmission({
     config,
     logger,
     clock,
-    dialAgent: createOpenAiDialer({ target: deps.upstream, openai: config.openai, tools, clock }),
-    tools,
+    roster,
+    dialAgent: createAgentDialer(wiring),
+    toolsFor: createAgentTools(wiring),
     predial: deps.predial !== false,
     observers,
   });
@@ -99,7 +107,9 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       tokens: admission.tokens,
       logger,
       admitCall: (callSid) => admission.admitWebhook(callSid),
+      agentFor: (calledNumber) => admission.agentFor(calledNumber),
       onCallAccepted: (call) => admission.callAccepted(call),
+      afterStream: (request, resume) => admission.afterStream(request, resume),
     }),
   );
 

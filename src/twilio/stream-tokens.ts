@@ -10,6 +10,10 @@ export interface StreamTokenInfo {
   callSid: string;
   from: string;
   to: string;
+  /** The agent that answers this stream (chosen by the webhook from the called number). */
+  agentName?: string;
+  /** Instructions for the agent's first words on a resumed stream (e.g. after a failed transfer). */
+  resumeNote?: string;
 }
 
 export interface StreamTokenRegistryOptions {

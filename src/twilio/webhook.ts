@@ -1,6 +1,7 @@
 /**
- * The Voice webhook: Twilio POSTs here when a call comes in and we answer with TwiML that connects the call to our
- * Media Streams WebSocket.
+ * The Twilio HTTP routes: the Voice webhook (`POST /incoming-call`) answers a new call with TwiML that connects it to
+ * our Media Streams WebSocket; `POST /connect-action` and `POST /dial-action` are where Twilio asks what to do when
+ * a stream ends or a transfer's `<Dial>` ends. All three are signature-checked the same way.
  *
  * The signature is checked over `publicBaseUrl + originalUrl`, never the Host header: behind a proxy or tunnel the
  * Host we see is not the URL Twilio signed, and trusting it would let a caller choose what is verified.
@@ -9,15 +10,23 @@ import express from 'express';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { isValidWebhookSignature, mediaStreamUrl, type SignedParams } from './signature.js';
-import type { StreamTokenRegistry } from './stream-tokens.js';
-import { busyTwiml, streamTwiml } from './twiml.js';
+import type { StreamTokenInfo, StreamTokenRegistry } from './stream-tokens.js';
+import { busyTwiml, sayAndHangUpTwiml, streamTwiml } from './twiml.js';
 
 export interface AcceptedCall {
   token: string;
   callSid: string;
   from: string;
   to: string;
+  agentName?: string;
+  resumeNote?: string;
 }
+
+/** Said to a caller whose number no agent answers (and there is no default agent). */
+export const NO_AGENT_MESSAGE = 'Sorry, this number is not in service. Goodbye.';
+
+export const CONNECT_ACTION_PATH = '/connect-action';
+export const DIAL_ACTION_PATH = '/dial-action';
 
 export interface TwilioWebhookDeps {
   config: Readonly<Config>;
@@ -25,8 +34,15 @@ export interface TwilioWebhookDeps {
   logger: Logger;
   /** Reserve capacity for a call; false answers busy TwiML. Only called for requests that passed the signature. */
   admitCall(callSid: string): boolean;
+  /** The agent answering a called number; null = none (a polite refusal). Absent = no agent routing. */
+  agentFor?(calledNumber: string): string | null;
   /** After the stream TwiML is sent. A throw is logged, not turned into an error response. */
   onCallAccepted?(info: AcceptedCall): void;
+  /**
+   * TwiML for what happens after a stream (`dialStatus` null) or a transfer's dial ended. Absent = hang up.
+   * `resume` builds the stream TwiML that puts the call back with its agent.
+   */
+  afterStream?(request: { callSid: string; from: string; to: string; dialStatus: string | null }, resume: (info: Omit<StreamTokenInfo, 'callSid' | 'from' | 'to'>) => string): string;
 }
 
 /** Body size limit for the form post; Twilio's voice webhook params are well under 8 KB. */
@@ -42,55 +58,110 @@ function formParams(body: unknown): SignedParams {
   return params;
 }
 
-/** Router with `POST /incoming-call`. Mount at the root: the signed URL is `publicBaseUrl + req.originalUrl`. */
+function param(params: SignedParams, name: string): string {
+  const value = params[name];
+  return typeof value === 'string' ? value : '';
+}
+
+/**
+ * Parses the form and checks `X-Twilio-Signature`; answers 403 (no TwiML) to an unsigned or mis-signed request and
+ * 400 without a CallSid. On success `res.locals.params` holds the signed parameters.
+ */
+function signedTwilioForm(deps: TwilioWebhookDeps): express.RequestHandler[] {
+  const { config } = deps;
+  return [
+    express.urlencoded({ extended: false, limit: WEBHOOK_BODY_LIMIT }),
+    (req, res, next) => {
+      const params = formParams(req.body);
+      const authToken = config.twilio.authToken;
+      if (authToken !== null) {
+        const url = config.server.publicBaseUrl + req.originalUrl;
+        if (!isValidWebhookSignature(authToken, req.get('x-twilio-signature'), url, params)) {
+          deps.logger.warn({ url, hasSignature: req.get('x-twilio-signature') !== undefined }, 'rejected unsigned or mis-signed Twilio webhook');
+          res.status(403).type('text/plain').send('Forbidden');
+          return;
+        }
+      }
+      if (param(params, 'CallSid') === '') {
+        res.status(400).type('text/plain').send('Missing CallSid');
+        return;
+      }
+      res.locals['params'] = params;
+      next();
+    },
+  ];
+}
+
+/** Routers for `POST /incoming-call`, `/connect-action`, `/dial-action`. Mount at the root (signatures use originalUrl). */
 export function createTwilioWebhookRouter(deps: TwilioWebhookDeps): express.Router {
   const { config, tokens } = deps;
   const router = express.Router();
   const streamUrl = mediaStreamUrl(config.server.publicBaseUrl);
+  const connectActionUrl = config.server.publicBaseUrl + CONNECT_ACTION_PATH;
 
-  router.post('/incoming-call', express.urlencoded({ extended: false, limit: WEBHOOK_BODY_LIMIT }), (req, res) => {
-    const params = formParams(req.body);
-    const authToken = config.twilio.authToken;
-    if (authToken !== null) {
-      const url = config.server.publicBaseUrl + req.originalUrl;
-      if (!isValidWebhookSignature(authToken, req.get('x-twilio-signature'), url, params)) {
-        deps.logger.warn({ url, hasSignature: req.get('x-twilio-signature') !== undefined }, 'rejected unsigned or mis-signed Twilio webhook');
-        res.status(403).type('text/plain').send('Forbidden');
-        return;
-      }
+  /** Issues a one-time stream token and answers the TwiML that connects the call's stream to us. */
+  const connectStream = (info: StreamTokenInfo, logger: Logger): string => {
+    const token = tokens.issue(info);
+    const twiml = streamTwiml({
+      streamUrl,
+      parameters: { callSid: info.callSid, from: info.from, to: info.to, streamToken: token },
+      preludeSay: info.resumeNote === undefined ? config.twilio.preludeSay : null,
+      actionUrl: connectActionUrl,
+    });
+    if (deps.onCallAccepted !== undefined) {
+      // After the answer is built: a throw here must not turn into an error response.
+      queueMicrotask(() => {
+        try {
+          deps.onCallAccepted?.({ token, ...info });
+        } catch (error) {
+          logger.error({ err: error }, 'onCallAccepted threw');
+        }
+      });
     }
+    return twiml;
+  };
 
-    const callSid = params['CallSid'];
-    if (typeof callSid !== 'string' || callSid === '') {
-      res.status(400).type('text/plain').send('Missing CallSid');
+  router.post('/incoming-call', ...signedTwilioForm(deps), (_req, res) => {
+    const params = res.locals['params'] as SignedParams;
+    const callSid = param(params, 'CallSid');
+    const from = param(params, 'From');
+    const to = param(params, 'To');
+    const logger = deps.logger.child({ callSid });
+    const agentName = deps.agentFor === undefined ? undefined : deps.agentFor(to);
+    if (agentName === null) {
+      logger.warn({ to }, 'no agent answers this number and there is no default agent: refused');
+      res.status(200).type('text/xml').send(sayAndHangUpTwiml(NO_AGENT_MESSAGE));
       return;
     }
-    const from = typeof params['From'] === 'string' ? params['From'] : '';
-    const to = typeof params['To'] === 'string' ? params['To'] : '';
-    const logger = deps.logger.child({ callSid });
-
     if (!deps.admitCall(callSid)) {
       logger.warn('at capacity; answering busy');
       res.status(200).type('text/xml').send(busyTwiml());
       return;
     }
-
-    const token = tokens.issue({ callSid, from, to });
-    const twiml = streamTwiml({
-      streamUrl,
-      parameters: { callSid, from, to, streamToken: token },
-      preludeSay: config.twilio.preludeSay,
-    });
-    res.status(200).type('text/xml').send(twiml);
-    logger.info('incoming call accepted; stream TwiML sent');
-    if (deps.onCallAccepted !== undefined) {
-      try {
-        deps.onCallAccepted({ token, callSid, from, to });
-      } catch (error) {
-        logger.error({ err: error }, 'onCallAccepted threw');
-      }
-    }
+    res.status(200).type('text/xml').send(connectStream({ callSid, from, to, ...(agentName === undefined ? {} : { agentName }) }, logger));
+    logger.info({ agent: agentName }, 'incoming call accepted; stream TwiML sent');
   });
 
+  const afterStream = (dialStatus: 'form' | 'none') => (_req: express.Request, res: express.Response) => {
+    const params = res.locals['params'] as SignedParams;
+    const callSid = param(params, 'CallSid');
+    const from = param(params, 'From');
+    const to = param(params, 'To');
+    const logger = deps.logger.child({ callSid });
+    const status = dialStatus === 'form' ? param(params, 'DialCallStatus') || null : null;
+    const twiml =
+      deps.afterStream === undefined
+        ? sayAndHangUpTwiml('Goodbye.')
+        : deps.afterStream({ callSid, from, to, dialStatus: status }, (resume) => connectStream({ callSid, from, to, ...resume }, logger));
+    logger.info({ dialStatus: status }, dialStatus === 'form' ? 'transfer dial ended; next TwiML sent' : 'stream ended; next TwiML sent');
+    res.status(200).type('text/xml').send(twiml);
+  };
+  router.post(CONNECT_ACTION_PATH, ...signedTwilioForm(deps), afterStream('none'));
+  router.post(DIAL_ACTION_PATH, ...signedTwilioForm(deps), afterStream('form'));
   return router;
+}
+
+/** The absolute URL a transfer's `<Dial action>` reports to. */
+export function dialActionUrl(config: Readonly<Config>): string {
+  return config.server.publicBaseUrl + DIAL_ACTION_PATH;
 }

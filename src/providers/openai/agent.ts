@@ -13,7 +13,6 @@
 import type { Config, TurnDetectionConfig } from '../../config.js';
 import type { Logger } from '../../logger.js';
 import { base64ToBytes } from '../../audio/pcm.js';
-import type { ToolDefinition } from '../../call/tools.js';
 import type {
   HeardItem,
   ResponseRequest,
@@ -25,7 +24,7 @@ import type {
   VoiceAgentStats,
 } from '../../voice/port.js';
 import type { RealtimeConnection } from './connection-types.js';
-import type { FunctionTool, RealtimeServerEvent, ResponseDoneEvent } from './events.js';
+import type { RealtimeServerEvent, ResponseDoneEvent } from './events.js';
 import { ResponseGate } from './response-gate.js';
 import { REALTIME_PCM_RATE_HZ } from './session-config.js';
 
@@ -37,11 +36,6 @@ export function openAiFormats(audioFormat: Readonly<Config>['openai']['audioForm
   return audioFormat === 'pcmu'
     ? { input: { encoding: 'pcmu', sampleRateHz: 8_000 }, output: { encoding: 'pcmu', sampleRateHz: 8_000 } }
     : { input: { encoding: 'pcm16', sampleRateHz: REALTIME_PCM_RATE_HZ }, output: { encoding: 'pcm16', sampleRateHz: REALTIME_PCM_RATE_HZ } };
-}
-
-/** The session's function tools in the Realtime shape. */
-export function functionToolsFor(tools: readonly ToolDefinition[]): FunctionTool[] {
-  return tools.map((tool) => ({ type: 'function', name: tool.name, description: tool.description, parameters: tool.parameters }));
 }
 
 export interface OpenAiVoiceAgentOptions {

@@ -11,6 +11,7 @@ import type {
   RealtimeError,
   RealtimeErrorEvent,
   RealtimeFunctionTool,
+  RealtimeToolsConfigUnion,
   RealtimeServerEvent,
   RealtimeSessionCreateRequest,
   SessionCreatedEvent,
@@ -49,6 +50,9 @@ export type {
 
 /** A function tool offered to the model (`session.tools[]`). */
 export type FunctionTool = RealtimeFunctionTool;
+
+/** Any tool a session may carry: a function, or a remote MCP server the API calls itself. */
+export type SessionTool = RealtimeToolsConfigUnion;
 
 export type RealtimeServerEventType = RealtimeServerEvent['type'];
 

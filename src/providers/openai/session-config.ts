@@ -6,7 +6,7 @@
 import type { Config } from '../../config.js';
 import {
   isRealtimeSession,
-  type FunctionTool,
+  type SessionTool,
   type RealtimeAudioConfigInput,
   type RealtimeAudioFormats,
   type RealtimeAudioInputTurnDetection,
@@ -16,6 +16,12 @@ import {
 } from './events.js';
 
 type OpenAiConfig = Readonly<Config>['openai'];
+
+/** What one session is configured from: the environment's OpenAI settings, or an agent's (agent file). */
+export type OpenAiSessionSettings = Pick<OpenAiConfig, 'instructions' | 'audioFormat' | 'transcriptionModel' | 'noiseReduction' | 'turnDetection' | 'voice'> & {
+  /** Language hint for input transcription (BCP 47); absent/null = the API detects it. */
+  language?: string | null;
+};
 
 /** The only PCM rate the Realtime API accepts, in Hz. */
 export const REALTIME_PCM_RATE_HZ = 24_000;
@@ -72,7 +78,7 @@ function turnDetectionFor(turnDetection: OpenAiConfig['turnDetection']): Realtim
  * The GA `session.update` for a call. `tools`, when non-empty, are offered with `tool_choice: "auto"`.
  * Transcription is omitted when off (it is off by default in a new session, and the SDK types do not admit null).
  */
-export function buildSessionUpdate(openai: OpenAiConfig, tools?: readonly FunctionTool[]): SessionUpdateEvent {
+export function buildSessionUpdate(openai: OpenAiSessionSettings, tools?: readonly SessionTool[]): SessionUpdateEvent {
   const format = audioFormatFor(openai.audioFormat);
   const session: RealtimeSessionCreateRequest = {
     type: 'realtime',
@@ -81,7 +87,9 @@ export function buildSessionUpdate(openai: OpenAiConfig, tools?: readonly Functi
     audio: {
       input: {
         format,
-        ...(openai.transcriptionModel === null ? {} : { transcription: { model: openai.transcriptionModel } }),
+        ...(openai.transcriptionModel === null
+          ? {}
+          : { transcription: { model: openai.transcriptionModel, ...(openai.language === undefined || openai.language === null ? {} : { language: openai.language }) } }),
         noise_reduction: openai.noiseReduction === 'off' ? NOISE_REDUCTION_OFF : { type: openai.noiseReduction },
         turn_detection: turnDetectionFor(openai.turnDetection),
       },

@@ -1,0 +1,49 @@
+/**
+ * What a call is built with: the caller's channel, the agent session, its settings and what the agent may do.
+ */
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
+import type { VoiceAgentSession } from '../voice/port.js';
+import type { StreamOutcome } from './after-stream.js';
+import type { CallControlSettings } from './builtin-tools.js';
+import type { CallEvent } from './call-events.js';
+import type { CallLimitSettings } from './call-limits.js';
+import type { CallerChannel } from './channel.js';
+import type { ToolDefinition } from './tools.js';
+
+/** Provider-neutral settings of one call. */
+export interface CallSettings {
+  /** Max audio buffered at the caller's end ahead of playback, ms. */
+  playbackLeadMs: number;
+  /** A mark every this many ms of item audio, and one at each item end. */
+  markIntervalMs: number;
+  /** Caller key presses go to the agent as one text message per burst, with one response. */
+  forwardDtmf: boolean;
+  /** Instructions for the agent's first words; null = the caller speaks first. */
+  greeting: string | null;
+  /** New sessions to open when the provider session is lost mid-call (0 = apologise and end). */
+  redialAttempts: number;
+}
+
+export interface CallOptions {
+  settings: Readonly<CallSettings>;
+  clock: Clock;
+  /** Child logger already bound to callSid and streamSid. */
+  logger: Logger;
+  channel: CallerChannel;
+  agent: VoiceAgentSession;
+  tools?: readonly ToolDefinition[];
+  /** The agent session was opened while answering the webhook. */
+  predialled?: boolean;
+  /** Opens a fresh session of the same provider (used when `settings.redialAttempts` > 0). */
+  redial?: () => VoiceAgentSession;
+  /** Live events for observers. Must not throw (the admission layer guards observers). */
+  onEvent?: (event: CallEvent) => void;
+  /** The built-in call-control tools (end_call, transfer_call) this call's agent may use. */
+  control?: CallControlSettings;
+  limits?: CallLimitSettings;
+  /** A tool request still running after this long plays the hold sound; null or absent = never. */
+  holdSoundAfterMs?: number | null;
+  /** What the call asked for when it closed its stream (Twilio's `<Connect action>` asks next). */
+  onStreamOutcome?: (outcome: StreamOutcome) => void;
+}

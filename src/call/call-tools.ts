@@ -1,0 +1,56 @@
+/**
+ * Runs the tools of one `tool_calls` request for a call: every call at once, each published to the observers with
+ * its duration and outcome, and the hold sound started when they take longer than the agent's `holdSoundAfterMs`
+ * (the call stops it when the agent speaks again or the caller talks).
+ */
+import type { Clock, TimerHandle } from '../clock.js';
+import type { ToolCallRequest, ToolCallResult } from '../voice/port.js';
+import { builtinTools, type CallControl, type CallControlSettings } from './builtin-tools.js';
+import type { CallEvent } from './call-events.js';
+import { runTool, type ToolContext, type ToolDefinition } from './tools.js';
+
+export interface CallToolRunnerOptions {
+  clock: Clock;
+  /** The agent's own tools (HTTP tools, tools given in code). */
+  tools: readonly ToolDefinition[];
+  /** The built-in call-control tools the agent may use, acting on `control`. */
+  builtins?: { settings: CallControlSettings; control: CallControl };
+  context: ToolContext;
+  /** A request still running after this long starts the hold sound; null = never. */
+  holdSoundAfterMs: number | null;
+  startHold: () => void;
+  publish: (event: CallEvent) => void;
+}
+
+export interface NamedToolResult extends ToolCallResult {
+  readonly name: string;
+}
+
+export class CallToolRunner {
+  private readonly tools: readonly ToolDefinition[];
+
+  constructor(private readonly options: CallToolRunnerOptions) {
+    const { builtins } = options;
+    this.tools = [...(builtins === undefined ? [] : builtinTools(builtins.settings, builtins.control)), ...options.tools];
+  }
+
+  async run(calls: readonly ToolCallRequest[]): Promise<NamedToolResult[]> {
+    const { clock, holdSoundAfterMs } = this.options;
+    let holdTimer: TimerHandle | null = holdSoundAfterMs === null ? null : clock.setTimeout(() => this.options.startHold(), holdSoundAfterMs);
+    try {
+      return await Promise.all(calls.map((call) => this.runOne(call)));
+    } finally {
+      if (holdTimer !== null) clock.clearTimeout(holdTimer);
+      holdTimer = null;
+    }
+  }
+
+  private async runOne(call: ToolCallRequest): Promise<NamedToolResult> {
+    const { clock } = this.options;
+    const startedAtMs = clock.now();
+    const result = await runTool(this.tools, call.name, call.argumentsJson, this.options.context);
+    const durationMs = Math.round(clock.now() - startedAtMs);
+    this.options.publish({ type: 'tool_call', atMs: clock.now(), name: call.name, callId: call.callId, ok: result.ok, durationMs });
+    return { callId: call.callId, name: call.name, ...result };
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The hold sound: two soft beeps every second, played to the caller while a slow tool works, so the line never
+ * sounds dead. Generated once per process as 8 kHz mu-law (no asset), faded in and out so it never clicks.
+ */
+import { MULAW_SAMPLE_RATE_HZ } from '../audio/frames.js';
+import { encodeMulaw } from '../audio/mulaw.js';
+import type { Clock, TimerHandle } from '../clock.js';
+
+/** One cycle of the hold sound, ms: what is queued at a time. */
+export const HOLD_CYCLE_MS = 1_000;
+const BEEP_MS = 120;
+const BEEP_GAP_MS = 80;
+const BEEP_HZ = 480;
+/** About −24 dBFS: audible, not alarming. */
+const AMPLITUDE = 2_000;
+const FADE_MS = 10;
+
+let cycleCache: Uint8Array | null = null;
+
+export function holdCycleMulaw(): Uint8Array {
+  if (cycleCache !== null) return cycleCache;
+  const samples = new Int16Array((HOLD_CYCLE_MS * MULAW_SAMPLE_RATE_HZ) / 1000);
+  const perMs = MULAW_SAMPLE_RATE_HZ / 1000;
+  const fade = FADE_MS * perMs;
+  for (const startMs of [0, BEEP_MS + BEEP_GAP_MS]) {
+    const start = startMs * perMs;
+    const length = BEEP_MS * perMs;
+    for (let index = 0; index < length; index++) {
+      const envelope = Math.min(1, index / fade, (length - 1 - index) / fade);
+      samples[start + index] = Math.round(AMPLITUDE * envelope * Math.sin((2 * Math.PI * BEEP_HZ * index) / MULAW_SAMPLE_RATE_HZ));
+    }
+  }
+  cycleCache = encodeMulaw(samples);
+  return cycleCache;
+}
+
+/** What the hold player needs of the out-queue. */
+export interface HoldSink {
+  enqueue(responseId: string, itemId: string, mulaw: Uint8Array): boolean;
+  endItem(responseId: string, itemId: string): void;
+  /** Drops what is queued and playing at the far end (one `clear`). */
+  interrupt(): unknown;
+}
+
+/** Response id of hold-sound items: never an agent's, never told to the provider. */
+export const HOLD_RESPONSE_ID = 'callbridge-hold';
+
+/**
+ * Plays the hold sound, one cycle queued at a time on the call's clock (the pacer keeps it in real time), until
+ * `stop()`, which drops what is left with one `clear` so the agent's answer starts at once.
+ */
+export class HoldPlayer {
+  private timer: TimerHandle | null = null;
+  private cycles = 0;
+  private playing = false;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly sink: HoldSink,
+  ) {}
+
+  get active(): boolean {
+    return this.playing;
+  }
+
+  start(): void {
+    if (this.playing) return;
+    this.playing = true;
+    this.queueCycle();
+  }
+
+  stop(): void {
+    if (!this.playing) return;
+    this.playing = false;
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+    this.sink.interrupt();
+  }
+
+  /** The call ended: forget the timer, send nothing. */
+  dispose(): void {
+    this.playing = false;
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private queueCycle(): void {
+    const itemId = `${HOLD_RESPONSE_ID}-${++this.cycles}`;
+    this.sink.enqueue(HOLD_RESPONSE_ID, itemId, holdCycleMulaw());
+    this.sink.endItem(HOLD_RESPONSE_ID, itemId);
+    this.timer = this.clock.setTimeout(() => this.queueCycle(), HOLD_CYCLE_MS);
+  }
+}
