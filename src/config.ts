@@ -38,6 +38,8 @@ export type TurnDetectionConfig =
 export interface Config {
   nodeEnv: (typeof NODE_ENVS)[number];
   logLevel: (typeof LOG_LEVELS)[number];
+  /** The agent file (YAML or JSON); null = one agent from the environment. */
+  agentsFile: string | null;
   server: {
     port: number;
     host: string;
@@ -236,6 +238,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   const config: Config = {
     nodeEnv,
     logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    agentsFile: reader.optional('AGENTS_FILE'),
     server: {
       port,
       host: reader.string('HOST', '0.0.0.0'),

@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import WebSocket from 'ws';
 import type { CallSummary } from '../../src/call/call.js';
+import type { AgentRoster } from '../../src/agents/types.js';
 import type { ToolDefinition } from '../../src/call/tools.js';
+import type { CallObserver } from '../../src/observers/hub.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server/app.js';
@@ -41,6 +43,9 @@ export async function startBridge(options: {
   env?: Record<string, string>;
   sim?: Omit<SimulatedRealtimeServerOptions, 'apiKey'>;
   tools?: ToolDefinition[];
+  /** The agents (default: one from the environment, as without AGENTS_FILE). */
+  agents?: AgentRoster;
+  observers?: CallObserver[];
   predial?: boolean;
   /** False: no last-chance secret filter on log lines, so a test can prove the code itself never logs a secret. */
   filterSecrets?: boolean;
@@ -74,6 +79,8 @@ export async function startBridge(options: {
     logger,
     upstream: { url: sim.url, model: config.openai.model, apiKey: OPENAI_KEY, authMode: 'bearer' },
     tools: options.tools,
+    ...(options.agents === undefined ? {} : { agents: options.agents }),
+    ...(options.observers === undefined ? {} : { observers: options.observers }),
     predial: options.predial,
     onCallEnded: (summary) => {
       summaries.push(summary);
