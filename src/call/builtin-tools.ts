@@ -4,7 +4,7 @@
  * have played (the call decides when: see call-ending.ts). The model picks a transfer destination by name from the
  * agent file's list: it can never dial a number it invents or one the caller says.
  */
-import type { AfterStreamTransfer } from './after-stream.js';
+import type { StreamOutcome } from './after-stream.js';
 import type { ToolDefinition } from './tools.js';
 
 export type BuiltinToolName = 'end_call' | 'transfer_call';
@@ -25,13 +25,8 @@ export interface CallControlSettings {
   readonly transferCallerId: string | null;
 }
 
-/** What the handlers may ask of their call. */
-export interface CallControl {
-  /** End the call after the agent's goodbye has finished playing. */
-  hangUpAfterGoodbye(reason: string): void;
-  /** Hand the caller to this destination after the agent's short announcement has played. */
-  transferAfterAnnouncement(transfer: AfterStreamTransfer): void;
-}
+/** What the handlers may ask of their call: end the stream this way once the agent's last words have played. */
+export type EndStream = (outcome: StreamOutcome) => void;
 
 export interface ToolSpec {
   readonly name: string;
@@ -74,13 +69,13 @@ function stringField(args: unknown, key: string): string | null {
   return typeof value === 'string' ? value : null;
 }
 
-/** Tool definitions whose handlers act on `control`. An invented destination is refused and the model told why. */
-export function builtinTools(settings: CallControlSettings, control: CallControl): ToolDefinition[] {
+/** Tool definitions whose handlers end the stream through `endStream`. An invented destination is refused and the model told why. */
+export function builtinTools(settings: CallControlSettings, endStream: EndStream): ToolDefinition[] {
   return builtinToolSpecs(settings).map((spec) => ({
     ...spec,
     handler: (args: unknown) => {
       if (spec.name === 'end_call') {
-        control.hangUpAfterGoodbye(stringField(args, 'reason') ?? 'agent ended the call');
+        endStream({ kind: 'hang_up', reason: stringField(args, 'reason') ?? 'agent ended the call' });
         return { ok: true, note: 'The call ends as soon as you have finished speaking. If you have not said goodbye yet, say a brief goodbye now.' };
       }
       const name = stringField(args, 'destination');
@@ -89,7 +84,7 @@ export function builtinTools(settings: CallControlSettings, control: CallControl
         const known = settings.transferDestinations.map((candidate) => candidate.name).join(', ');
         throw new Error(`unknown destination ${JSON.stringify(name)}: choose one of ${known}. You cannot transfer to any other number.`);
       }
-      control.transferAfterAnnouncement({
+      endStream({
         kind: 'transfer',
         destinationName: destination.name,
         target: destination.target,

@@ -5,7 +5,7 @@
  */
 import type { Clock, TimerHandle } from '../clock.js';
 import type { ToolCallRequest, ToolCallResult } from '../voice/port.js';
-import { builtinTools, type CallControl, type CallControlSettings } from './builtin-tools.js';
+import { builtinTools, type CallControlSettings, type EndStream } from './builtin-tools.js';
 import type { CallEvent } from './call-events.js';
 import { runTool, type ToolContext, type ToolDefinition } from './tools.js';
 
@@ -13,8 +13,9 @@ export interface CallToolRunnerOptions {
   clock: Clock;
   /** The agent's own tools (HTTP tools, tools given in code). */
   tools: readonly ToolDefinition[];
-  /** The built-in call-control tools the agent may use, acting on `control`. */
-  builtins?: { settings: CallControlSettings; control: CallControl };
+  /** The built-in call-control tools the agent may use; they end the stream through `endStream`. */
+  builtins?: CallControlSettings;
+  endStream: EndStream;
   context: ToolContext;
   /** A request still running after this long starts the hold sound; null = never. */
   holdSoundAfterMs: number | null;
@@ -31,7 +32,7 @@ export class CallToolRunner {
 
   constructor(private readonly options: CallToolRunnerOptions) {
     const { builtins } = options;
-    this.tools = [...(builtins === undefined ? [] : builtinTools(builtins.settings, builtins.control)), ...options.tools];
+    this.tools = [...(builtins === undefined ? [] : builtinTools(builtins, options.endStream)), ...options.tools];
   }
 
   async run(calls: readonly ToolCallRequest[]): Promise<NamedToolResult[]> {

@@ -33,7 +33,7 @@ import type { CallerChannel } from './channel.js';
 import { CallKeypad } from './dtmf.js';
 import { HoldPlayer } from './hold-sound.js';
 import { Playout } from './playout.js';
-import { createTranscoders, type CallTranscoders } from './transcoding.js';
+import { CallAudioConversion, UnsupportedAudioFormatError } from './transcoding.js';
 
 export type { CallSummary, TokenUsage } from './call-summary.js';
 export type { CallOptions, CallSettings } from './call-options.js';
@@ -53,7 +53,7 @@ export class Call {
   private readonly clock: Clock;
   private readonly channel: CallerChannel;
   private readonly playout: Playout;
-  private readonly transcoders: CallTranscoders;
+  private readonly audio: CallAudioConversion;
   private readonly keypad: CallKeypad;
   private readonly turnLatency = new TurnLatencyMeter();
   private readonly hold: HoldPlayer;
@@ -85,7 +85,7 @@ export class Call {
     this.agent = options.agent;
     this.redialsLeft = options.settings.redialAttempts;
     this.startedAtMs = this.clock.now();
-    this.transcoders = createTranscoders(options.agent.formats);
+    this.audio = new CallAudioConversion(options.agent.formats);
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
     const { channel } = this;
     this.playout = new Playout({
@@ -104,11 +104,7 @@ export class Call {
       },
     });
     this.keypad = new CallKeypad(this.clock, options.settings.forwardDtmf, { agent: () => this.agent, isLive: () => this.state === 'live' });
-    this.hold = new HoldPlayer(this.clock, {
-      enqueue: (responseId, itemId, mulaw) => this.playout.enqueue(responseId, itemId, mulaw),
-      endItem: (responseId, itemId) => this.playout.endItem(responseId, itemId),
-      interrupt: () => this.playout.interrupt(),
-    });
+    this.hold = new HoldPlayer(this.clock, this.playout);
     this.ending = new CallEnding(this.clock, () => this.playout.isActive(), (outcome) => this.closeWithOutcome(outcome));
     this.limits = new CallLimits(this.clock, options.limits ?? { maxCallDurationS: null, silenceCheckInS: null }, {
       agentBusy: () => this.playout.isActive() || this.responsesInFlight > 0 || this.toolRequestsRunning > 0,
@@ -121,17 +117,8 @@ export class Call {
     this.toolRunner = new CallToolRunner({
       clock: this.clock,
       tools: options.tools ?? [],
-      ...(options.control === undefined
-        ? {}
-        : {
-            builtins: {
-              settings: options.control,
-              control: {
-                hangUpAfterGoodbye: (reason) => this.ending.request({ kind: 'hang_up', reason }),
-                transferAfterAnnouncement: (transfer) => this.ending.request(transfer),
-              },
-            },
-          }),
+      ...(options.control === undefined ? {} : { builtins: options.control }),
+      endStream: (outcome) => this.ending.request(outcome),
       context: { callSid: this.channel.start.callSid, streamSid: this.channel.start.streamSid },
       holdSoundAfterMs: options.holdSoundAfterMs ?? null,
       startHold: () => {
@@ -148,8 +135,9 @@ export class Call {
     // The stream token is spent by now, but it is a credential: keep it out of the logs.
     const { streamToken: _spent, ...customParameters } = this.channel.start.customParameters;
     const { formats, provider } = this.agent;
+    const describe = (format: { encoding: string; sampleRateHz: number } | undefined) => (format === undefined ? 'at ready' : `${format.encoding}@${format.sampleRateHz}`);
     this.logger.info(
-      { predialled: this.options.predialled ?? false, provider, input: `${formats.input.encoding}@${formats.input.sampleRateHz}`, output: `${formats.output.encoding}@${formats.output.sampleRateHz}`, customParameters },
+      { predialled: this.options.predialled ?? false, provider, input: describe(formats?.input), output: describe(formats?.output), customParameters },
       'call started',
     );
     this.channel.setHandlers({
@@ -179,6 +167,7 @@ export class Call {
     if (agent !== this.agent || this.state === 'ended') return;
     switch (event.type) {
       case 'ready':
+        if (!this.onAgentReady(agent)) return;
         this.greetOnce();
         return;
       case 'response_started':
@@ -218,6 +207,27 @@ export class Call {
     }
   }
 
+  /**
+   * The session is ready: its formats are known now if they were not before, or may differ from the lost session's
+   * (another provider). Returns false when the bridge cannot convert them (the session is treated as lost).
+   */
+  private onAgentReady(agent: VoiceAgentSession): boolean {
+    const formats = agent.formats;
+    if (formats === null) {
+      this.onAgentFault({ kind: 'protocol', message: 'the session became ready without audio formats' });
+      return false;
+    }
+    try {
+      this.audio.adopt(formats);
+    } catch (error) {
+      if (!(error instanceof UnsupportedAudioFormatError)) throw error;
+      this.onAgentFault({ kind: 'protocol', message: error.message });
+      return false;
+    }
+    this.audio.releaseHeld((audio) => agent.appendAudio(audio));
+    return true;
+  }
+
   private greetOnce(): void {
     const greeting = this.settings.greeting;
     if (this.greeted || this.state !== 'live' || greeting === null) return;
@@ -234,8 +244,7 @@ export class Call {
   private onCallerAudio(payload: Uint8Array): void {
     this.counters.framesIn++;
     if (this.state !== 'live') return;
-    const { inbound } = this.transcoders;
-    this.agent.appendAudio(inbound === null ? payload : inbound.transcode(payload));
+    this.audio.caller(payload, (audio) => this.agent.appendAudio(audio));
     this.turnLatency.callerAudio.appended(payload.length / MULAW_BYTES_PER_MS, this.clock.now());
   }
 
@@ -256,18 +265,18 @@ export class Call {
     // The agent speaks again: the hold sound stops at once (one clear), the answer starts.
     this.hold.stop();
     this.openItem = { responseId, itemId };
-    const { outbound } = this.transcoders;
-    const mulaw = outbound === null ? audio : outbound.transcode(audio);
+    const mulaw = this.audio.agent(audio);
+    if (mulaw === null) {
+      this.counters.lateDeltasDropped++;
+      return;
+    }
     if (mulaw.length > 0) this.playout.enqueue(responseId, itemId, mulaw);
   }
 
   /** Releases the resampler's tail and closes the item in the out-queue (padded last frame, end mark). */
   private finishItem(responseId: string, itemId: string): void {
-    const { outbound } = this.transcoders;
-    if (outbound !== null) {
-      const tail = outbound.drain();
-      if (tail.length > 0) this.playout.enqueue(responseId, itemId, tail);
-    }
+    const tail = this.audio.drainAgent();
+    if (tail.length > 0) this.playout.enqueue(responseId, itemId, tail);
     this.playout.endItem(responseId, itemId);
     this.openItem = null;
   }
@@ -303,7 +312,7 @@ export class Call {
     this.agent.interrupt(heard);
     if (interrupted === null) return;
     this.counters.bargeIns++;
-    this.transcoders.outbound?.reset();
+    this.audio.resetAgent();
     this.openItem = null;
     this.logger.info({ audioStartMs, heard: interrupted.heard, droppedFrames: interrupted.droppedFrames }, 'barge-in: caller interrupted the agent');
     this.publish({ type: 'barge_in', atMs: this.clock.now(), heard });
@@ -334,7 +343,7 @@ export class Call {
   private apologise(): void {
     this.state = 'apologising';
     this.playout.interrupt();
-    this.transcoders.outbound?.reset();
+    this.audio.resetAgent();
     this.openItem = null;
     const apology = apologyMulaw();
     this.playout.enqueue('callbridge-apology', 'callbridge-apology', apology);
@@ -370,8 +379,7 @@ export class Call {
     this.agent.close();
     const playoutStats = this.playout.stats();
     this.playout.dispose();
-    this.transcoders.inbound?.dispose();
-    this.transcoders.outbound?.dispose();
+    this.audio.dispose();
     const summary = summariseCall({
       callSid: this.channel.start.callSid,
       streamSid: this.channel.start.streamSid,

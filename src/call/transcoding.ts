@@ -36,3 +36,72 @@ export function createTranscoders(formats: VoiceAgentFormats): CallTranscoders {
     outbound: output.encoding === 'pcmu' ? null : new OutboundTranscoder(output.sampleRateHz),
   };
 }
+
+/** Caller audio kept while the session's formats are unknown: 10 s of 20 ms frames (the provider holds as much). */
+const MAX_HELD_CALLER_FRAMES = 500;
+
+/**
+ * The call's audio conversion, following its current session's formats: built at once when they are known, or when
+ * the session becomes ready and announces them (caller audio is held until then, bounded), and rebuilt when a new
+ * session speaks other formats (another provider after a fallback).
+ */
+export class CallAudioConversion {
+  private transcoders: CallTranscoders | null = null;
+  private builtFor: VoiceAgentFormats | null = null;
+  private readonly heldCallerAudio: Uint8Array[] = [];
+
+  constructor(formats: VoiceAgentFormats | null) {
+    if (formats !== null) this.adopt(formats);
+  }
+
+  get ready(): boolean {
+    return this.transcoders !== null;
+  }
+
+  /** Uses `formats` from now on; throws UnsupportedAudioFormatError (the old transcoders are kept then). */
+  adopt(formats: VoiceAgentFormats): void {
+    if (this.builtFor === formats) return;
+    const transcoders = createTranscoders(formats);
+    this.dispose();
+    this.transcoders = transcoders;
+    this.builtFor = formats;
+  }
+
+  /** Caller mu-law → the session's input format, passed to `append`; held while formats are unknown. */
+  caller(payload: Uint8Array, append: (audio: Uint8Array) => void): void {
+    if (this.transcoders === null) {
+      this.heldCallerAudio.push(payload);
+      if (this.heldCallerAudio.length > MAX_HELD_CALLER_FRAMES) this.heldCallerAudio.shift();
+      return;
+    }
+    const { inbound } = this.transcoders;
+    append(inbound === null ? payload : inbound.transcode(payload));
+  }
+
+  /** Passes on what was held before the formats were known, in order. */
+  releaseHeld(append: (audio: Uint8Array) => void): void {
+    for (const payload of this.heldCallerAudio.splice(0)) this.caller(payload, append);
+  }
+
+  /** Agent audio → mu-law; null before the formats are known. */
+  agent(audio: Uint8Array): Uint8Array | null {
+    if (this.transcoders === null) return null;
+    const { outbound } = this.transcoders;
+    return outbound === null ? audio : outbound.transcode(audio);
+  }
+
+  /** End of an agent item: the resampler's tail (empty without one). */
+  drainAgent(): Uint8Array {
+    return this.transcoders?.outbound?.drain() ?? new Uint8Array(0);
+  }
+
+  /** Interruption: forget the agent audio in the resampler. */
+  resetAgent(): void {
+    this.transcoders?.outbound?.reset();
+  }
+
+  dispose(): void {
+    this.transcoders?.inbound?.dispose();
+    this.transcoders?.outbound?.dispose();
+  }
+}

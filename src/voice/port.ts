@@ -7,7 +7,8 @@
  * caller's audio, the out-queue and what the caller really heard; it never sees a provider event name.
  *
  * Contract the adapters keep (tested through the call with a scripted fake provider, test/call-voice-port.test.ts):
- * - `agent_audio` arrives in `formats.output`, items in order; an item's audio ends with one `agent_audio_done`.
+ * - `formats` is set by the time of `ready`; `agent_audio` arrives in `formats.output`, items in order; an item's
+ *   audio ends with one `agent_audio_done`.
  * - After `interrupt()`, no audio of the interrupted response is emitted again (late audio is dropped inside).
  * - `requestResponse()` never puts a second response in flight for one turn: the adapter defers or refuses.
  * - At most one `fault`, after which the session is closed. `close()` is idempotent and emits nothing.
@@ -127,7 +128,11 @@ export interface VoiceAgentStats {
 
 export interface VoiceAgentSession {
   readonly provider: string;
-  readonly formats: VoiceAgentFormats;
+  /**
+   * The audio formats, known from the start (OpenAI: configured) or from `ready` on (ElevenLabs: announced by the
+   * server at connect); null until then.
+   */
+  readonly formats: VoiceAgentFormats | null;
   readonly state: 'connecting' | 'ready' | 'closed';
   /**
    * True when the caller's turn ends only when the bridge says so (`endCallerTurn`): the provider detects no turns
