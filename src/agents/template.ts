@@ -14,7 +14,7 @@ export interface CallVariables {
   readonly custom: Readonly<Record<string, string>>;
 }
 
-/** Local time as people say it, in the server's time zone (or `timeZone`), e.g. `Sunday, 29 November 2026, 15:32`. */
+/** Local time as people say it, in the server's time zone (or `timeZone`), e.g. `Sunday, 29 November 2026 at 15:32`. */
 export function localTimeText(epochMs: number, timeZone?: string): string {
   return new Intl.DateTimeFormat('en-GB', { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit', ...(timeZone === undefined ? {} : { timeZone }) }).format(epochMs);
 }
