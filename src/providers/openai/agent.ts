@@ -7,7 +7,10 @@
  * - an interruption becomes `conversation.item.truncate` at what the caller heard (the model must know what the
  *   caller really heard), for items of this session only, plus `response.cancel` when the server does not
  *   interrupt by itself; the interrupted response's late audio is dropped here (the gate's stale set);
- * - function calls come from a completed `response.done`; their outputs go back as items, then one response.
+ * - function calls come from a completed `response.done`; their outputs go back as items, then one response;
+ * - remote MCP tools are called by the API itself: after an `mcp_call` item is done the bridge asks for the one
+ *   response that speaks its result (the API does not continue by itself), and an `mcp_approval_request` (a server
+ *   declared `requireApproval: always`) is approved by the bridge, logged, since a phone call has nobody to ask.
  * Azure OpenAI is a configuration of the same connection (another URL and the `api-key` header).
  */
 import type { Config, TurnDetectionConfig } from '../../config.js';
@@ -61,6 +64,7 @@ export class OpenAiVoiceAgent implements VoiceAgentSession {
   private listener: ((event: VoiceAgentEvent) => void) | null = null;
   private readyEmitted = false;
   private readonly counters = { lateAudioDropped: 0, truncates: 0 };
+  private approvals = 0;
 
   constructor(options: OpenAiVoiceAgentOptions) {
     this.connection = options.connection;
@@ -189,11 +193,29 @@ export class OpenAiVoiceAgent implements VoiceAgentSession {
       case 'response.output_audio_transcript.done':
         this.emit({ type: 'transcript', speaker: 'agent', itemId: event.item_id, text: event.transcript, final: true });
         return;
+      case 'conversation.item.done':
+        this.onItemDone(event.item);
+        return;
       case 'conversation.item.truncated':
         this.logger.debug({ itemId: event.item_id, audioEndMs: event.audio_end_ms }, 'upstream confirmed truncate');
         return;
       default:
         return;
+    }
+  }
+
+  private onItemDone(item: Extract<RealtimeServerEvent, { type: 'conversation.item.done' }>['item']): void {
+    if (item.type === 'mcp_call') {
+      this.logger.info({ serverLabel: item.server_label, tool: item.name, ok: item.error === null || item.error === undefined }, 'MCP tool called by the model');
+      this.gate.requestCreate({ reason: 'mcp_call' });
+      return;
+    }
+    if (item.type === 'mcp_approval_request') {
+      this.logger.info({ serverLabel: item.server_label, tool: item.name }, 'MCP tool call approved');
+      this.connection.send({
+        type: 'conversation.item.create',
+        item: { type: 'mcp_approval_response', id: `cb_approval_${++this.approvals}`, approval_request_id: item.id, approve: true },
+      });
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * The session's conversation: its items in order, the caller turns committed into it, the client's own items
- * (`conversation.item.create`: user text, function_call_output), deletes and truncates, and the bookkeeping tests
- * assert on. Turn detection and the response streamer add their items here; only this store answers item lookups.
+ * (`conversation.item.create`: user text, function_call_output, mcp_approval_response), deletes and truncates, and
+ * the bookkeeping tests assert on. Turn detection and the response streamer add their items here; only this store answers item lookups.
  */
 import type { ConversationItem } from 'openai/resources/realtime/realtime';
 import * as errors from './errors.js';
@@ -9,6 +9,7 @@ import type {
   CommittedTurn,
   FunctionCallOutputRecord,
   InboundEvent,
+  McpApprovalResponseRecord,
   SessionContext,
   SimulatedResponseRecord,
   TruncateRecord,
@@ -24,10 +25,20 @@ export interface StoredItem {
   callId: string | null;
 }
 
+/** An `mcp_approval_request` the server sent and the client has not answered yet. */
+export interface PendingMcpApproval {
+  serverLabel: string;
+  name: string;
+  arguments: string;
+}
+
 export class ConversationStore {
   readonly committedTurns: CommittedTurn[] = [];
   readonly functionCallOutputs: FunctionCallOutputRecord[] = [];
   readonly userTextMessages: UserTextMessage[] = [];
+  readonly mcpApprovalResponses: McpApprovalResponseRecord[] = [];
+  /** Told of each `mcp_approval_response` once its item is added (`pending`: the request it answers, if known). */
+  onMcpApproval: ((approval: McpApprovalResponseRecord, pending: PendingMcpApproval | undefined) => void) | null = null;
   /** ms of caller audio in committed turns: what `usage` bills as input audio. */
   committedAudioMs = 0;
 
@@ -35,6 +46,7 @@ export class ConversationStore {
   private readonly itemOrder: string[] = [];
   private readonly truncateRecords: TruncateRecord[] = [];
   private readonly knownCallIds = new Set<string>();
+  private readonly pendingApprovals = new Map<string, PendingMcpApproval>();
 
   constructor(private readonly context: SessionContext) {}
 
@@ -69,6 +81,12 @@ export class ConversationStore {
     this.addItem({ id: itemId, type: 'function_call', role: null, response: null, callId });
   }
 
+  /** An approval request the server sent: a later `mcp_approval_response` naming it is a known request. */
+  addMcpApprovalRequest(itemId: string, pending: PendingMcpApproval): void {
+    this.pendingApprovals.set(itemId, pending);
+    this.addItem({ id: itemId, type: 'mcp_approval_request', role: null, response: null, callId: null });
+  }
+
   onItemCreate(event: InboundEvent, eventId: string | null, logIndex: number): void {
     const context = this.context;
     const item = event['item'] as Record<string, unknown> | undefined;
@@ -80,6 +98,8 @@ export class ConversationStore {
     const itemId = typeof item['id'] === 'string' ? item['id'] : context.newId('item');
     const atMs = context.sinceConnectMs();
     let stored: ConversationItem;
+    let approval: McpApprovalResponseRecord | null = null;
+    let pending: PendingMcpApproval | undefined;
     if (item['type'] === 'function_call_output') {
       const callId = item['call_id'];
       const output = item['output'];
@@ -90,6 +110,20 @@ export class ConversationStore {
       }
       this.functionCallOutputs.push({ callId, output, knownCall: this.knownCallIds.has(callId), logIndex, atMs });
       stored = { id: itemId, object: 'realtime.item', type: 'function_call_output', status: 'completed', call_id: callId, output };
+    } else if (item['type'] === 'mcp_approval_response') {
+      const requestId = item['approval_request_id'];
+      const approve = item['approve'];
+      if (typeof requestId !== 'string' || typeof approve !== 'boolean') {
+        context.violations.malformedEvent++;
+        context.sendError(errors.missingParameterError(typeof requestId !== 'string' ? 'item.approval_request_id' : 'item.approve', eventId));
+        return;
+      }
+      const reason = typeof item['reason'] === 'string' ? item['reason'] : null;
+      pending = this.pendingApprovals.get(requestId);
+      this.pendingApprovals.delete(requestId);
+      approval = { itemId, approvalRequestId: requestId, approve, reason, knownRequest: pending !== undefined, logIndex, atMs };
+      this.mcpApprovalResponses.push(approval);
+      stored = { id: itemId, type: 'mcp_approval_response', approval_request_id: requestId, approve, reason };
     } else if (item['type'] === 'message') {
       const role = item['role'];
       const content = Array.isArray(item['content']) ? (item['content'] as Array<Record<string, unknown>>) : [];
@@ -118,6 +152,7 @@ export class ConversationStore {
     this.addItem({ id: itemId, type: String(item['type']), role: typeof item['role'] === 'string' ? item['role'] : null, response: null, callId: null });
     context.emit({ type: 'conversation.item.added', previous_item_id: previousItemId, item: stored });
     context.emit({ type: 'conversation.item.done', previous_item_id: previousItemId, item: stored });
+    if (approval !== null) this.onMcpApproval?.(approval, pending);
   }
 
   onItemDelete(event: InboundEvent, eventId: string | null): void {

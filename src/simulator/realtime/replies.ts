@@ -1,6 +1,6 @@
 /**
  * What the simulated agent says: reply specs (bundled speech, tones, tone-coded timelines, custom audio) and scripted
- * per-response behaviour (audio or a function call), resolved to 24 kHz PCM16 plus a transcript.
+ * per-response behaviour (audio, a function call or an MCP call), resolved to 24 kHz PCM16 plus a transcript.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,19 @@ export type ScriptedResponse =
       arguments: string;
       /** Defaults to a generated `call_…` id. */
       callId?: string;
+    }
+  | {
+      /**
+       * The model calls a tool of a configured `mcp` server: the session calls the server itself (`tools/call`) and
+       * the next audio answer starts by saying what the tool returned. With approval required, this response asks
+       * for approval instead; an approving `mcp_approval_response` starts a response that makes the call.
+       */
+      kind: 'mcp_call';
+      /** The `server_label` of an `mcp` tool in `session.tools`. */
+      serverLabel: string;
+      name: string;
+      /** JSON text (an object), streamed in a few `mcp_call_arguments.delta` pieces. */
+      arguments: string;
     };
 
 export interface ReplyAudio {

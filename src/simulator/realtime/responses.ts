@@ -1,22 +1,20 @@
 /**
  * The response streamer: `response.create` and VAD-triggered responses, generated after the configured latency and
  * paced on the session clock (response.created … response.output_audio.delta … response.done), cancelled by the
- * client or interrupted by the caller's speech. Scripted function calls are sent whole, unpaced.
+ * client or interrupted by the caller's speech. Scripted function calls are sent whole, unpaced (function-calls.ts);
+ * scripted MCP calls run in mcp-calls.ts and keep the response active until the MCP server has answered.
  */
-import type {
-  ConversationItem,
-  RealtimeConversationItemFunctionCall,
-  RealtimeResponse,
-  RealtimeResponseUsage,
-} from 'openai/resources/realtime/realtime';
+import type { ConversationItem, RealtimeResponse, RealtimeResponseUsage } from 'openai/resources/realtime/realtime';
 import type { TimerHandle } from '../../clock.js';
 import { bytesToBase64 } from '../../audio/pcm.js';
-import type { ConversationStore } from './conversation.js';
+import type { ConversationStore, PendingMcpApproval } from './conversation.js';
 import * as errors from './errors.js';
+import { emitFunctionCall } from './function-calls.js';
+import type { McpCallPlan, McpCalls } from './mcp-calls.js';
 import { renderReply, type ScriptedResponse } from './replies.js';
 import { assistantItem, encodeForOutput, responseObject, responseUsage } from './response-payloads.js';
 import { formatInfo, type AudioFormatInfo } from './session-config.js';
-import type { InboundEvent, ResponseCreateRequest, SessionContext, SimulatedResponseRecord } from './session-types.js';
+import type { InboundEvent, McpApprovalResponseRecord, ResponseCreateRequest, SessionContext, SimulatedResponseRecord } from './session-types.js';
 
 interface ActiveResponse {
   record: SimulatedResponseRecord;
@@ -38,34 +36,42 @@ export class ResponseStreamer {
   private pendingStart: TimerHandle | null = null;
   private pendingResponseId: string | null = null;
   private answerCount = 0;
+  /** Next `script` entry to use: responses that carry out an approved MCP call take none. */
+  private scriptCursor = 0;
+  /** A response waiting on the MCP server (it stays active until the call is done). */
+  private mcpInFlight: SimulatedResponseRecord | null = null;
+  /** Approved MCP calls the next responses make, in approval order. */
+  private readonly approvedCalls: McpCallPlan[] = [];
 
   constructor(
     private readonly context: SessionContext,
     private readonly conversation: ConversationStore,
+    private readonly mcp: McpCalls,
   ) {}
 
   /** The response being streamed, if any. */
   get activeRecord(): SimulatedResponseRecord | null {
-    return this.active?.record ?? null;
+    return this.active?.record ?? this.mcpInFlight;
   }
 
+  /** A response is in progress (streaming audio, or waiting on an MCP call): the caller's speech interrupts it. */
   get isStreaming(): boolean {
-    return this.active !== null;
+    return this.active !== null || this.mcpInFlight !== null;
   }
 
-  /** Streaming, or created and waiting out the response latency: a new response would be refused. */
+  /** In progress, or created and waiting out the response latency: a new response would be refused. */
   get isBusy(): boolean {
-    return this.active !== null || this.pendingStart !== null;
+    return this.isStreaming || this.pendingStart !== null;
   }
 
   onResponseCreate(event: InboundEvent, eventId: string | null, logIndex: number): void {
     const response = event['response'] as Record<string, unknown> | undefined;
     const instructions = response !== null && typeof response === 'object' && typeof response['instructions'] === 'string' ? response['instructions'] : null;
     const atMs = this.context.sinceConnectMs();
-    if (this.active !== null || this.pendingStart !== null) {
+    if (this.isBusy) {
       this.context.violations.responseCreateWhileActive++;
       this.responseCreateRequests.push({ eventId, instructions, accepted: false, logIndex, atMs });
-      const activeId = this.active?.record.id ?? this.pendingResponseId ?? 'resp_pending';
+      const activeId = this.activeRecord?.id ?? this.pendingResponseId ?? 'resp_pending';
       this.context.sendError(errors.activeResponseError(activeId, eventId));
       return;
     }
@@ -82,17 +88,31 @@ export class ResponseStreamer {
       this.pendingResponseId = null;
       return;
     }
-    if (this.active === null || (targetId !== null && targetId !== this.active.record.id)) {
+    const active = this.activeRecord;
+    if (active === null || (targetId !== null && targetId !== active.id)) {
       this.context.violations.cancelNotActive++;
       this.context.sendError(errors.cancelNotActiveError(eventId));
       return;
     }
-    this.finishAudioResponse('cancelled', 'client_cancelled');
+    this.interrupt('client_cancelled');
   }
 
-  /** The caller started speaking over the streaming response (server VAD with interrupt_response). */
-  interrupt(): void {
-    if (this.active !== null) this.finishAudioResponse('cancelled', 'turn_detected');
+  /** The caller started speaking over the response (server VAD with interrupt_response), or the client cancelled it. */
+  interrupt(reason: 'turn_detected' | 'client_cancelled' = 'turn_detected'): void {
+    if (this.active !== null) this.finishAudioResponse('cancelled', reason);
+    const record = this.mcpInFlight;
+    if (record === null) return;
+    // The MCP call may still be under way; its result is dropped (mcp-calls.ts sees the status).
+    this.mcpInFlight = null;
+    this.sendDone(record, 'cancelled', [], reason, '');
+  }
+
+  /** An `mcp_approval_response`: an approval of a pending request starts a response that makes the call. */
+  onMcpApproval(approval: McpApprovalResponseRecord, pending: PendingMcpApproval | undefined): void {
+    if (!approval.approve || pending === undefined) return;
+    this.approvedCalls.push({ ...pending, approvalRequestId: approval.approvalRequestId });
+    // Busy: the next response to start (the client's or VAD's) makes the call.
+    if (!this.isBusy) this.schedule('client', null);
   }
 
   schedule(trigger: 'vad' | 'client', instructions: string | null): void {
@@ -117,17 +137,18 @@ export class ResponseStreamer {
 
   /** The socket closed: a response mid-stream ends `aborted`, with no events (there is no one to send them to). */
   abort(): void {
-    if (this.active !== null) {
-      this.active.record.status = 'aborted';
-      this.active = null;
-    }
+    for (const record of [this.active?.record, this.mcpInFlight]) if (record !== undefined && record !== null) record.status = 'aborted';
+    this.active = null;
+    this.mcpInFlight = null;
   }
 
   private startResponse(trigger: 'vad' | 'client', instructions: string | null, responseId = this.context.newId('resp')): void {
     const context = this.context;
     if (context.isClosed()) return;
     const index = this.responses.length;
-    const scripted: ScriptedResponse = context.settings.script[index] ?? { kind: 'audio', reply: context.settings.reply };
+    const approved = this.approvedCalls.shift();
+    const scripted: ScriptedResponse =
+      approved !== undefined ? { kind: 'mcp_call', ...approved } : (context.settings.script[this.scriptCursor++] ?? { kind: 'audio', reply: context.settings.reply });
     const committedTurns = this.conversation.committedTurns;
     const record: SimulatedResponseRecord = {
       id: responseId,
@@ -152,7 +173,11 @@ export class ResponseStreamer {
     const format = formatInfo(context.sessionObject().audio?.output?.format);
     context.emit({ type: 'response.created', response: this.responseObject(record, format, 'in_progress', []) });
     if (scripted.kind === 'function_call') {
-      this.runFunctionCall(record, format, scripted);
+      this.sendDone(record, 'completed', [emitFunctionCall(context, this.conversation, record, scripted)], null, scripted.arguments, format);
+      return;
+    }
+    if (scripted.kind === 'mcp_call') {
+      this.runMcpCall(record, approved ?? { ...scripted, approvalRequestId: null });
       return;
     }
     const isGreeting = trigger === 'client' && instructions !== null && committedTurns.length === 0 && index === 0;
@@ -160,7 +185,9 @@ export class ResponseStreamer {
     if (!isGreeting) this.answerCount++;
     const audio = encodeForOutput(reply.samples24k, format);
     record.audioMsTotal = audio.length / format.bytesPerMs;
-    record.transcript = reply.transcript;
+    // What MCP tools returned reached the model: its answer says so first.
+    const toolResults = this.mcp.takeResults();
+    record.transcript = toolResults === null ? reply.transcript : `${toolResults} ${reply.transcript}`;
     record.audioMsSent[record.itemId] = 0;
     this.conversation.addItem({ id: record.itemId, type: 'message', role: 'assistant', response: record, callId: null });
     const item = assistantItem(record.itemId, 'in_progress', []);
@@ -179,7 +206,7 @@ export class ResponseStreamer {
       format,
       audio,
       bytesSent: 0,
-      words: reply.transcript.split(/\s+/).filter((word) => word !== ''),
+      words: record.transcript.split(/\s+/).filter((word) => word !== ''),
       wordsSent: 0,
       timer: null,
       nextDueMs: context.clock.now(),
@@ -262,47 +289,43 @@ export class ResponseStreamer {
     const item = assistantItem(record.itemId, status === 'completed' ? 'completed' : 'incomplete', [{ type: 'output_audio', transcript }]);
     context.emit({ type: 'response.output_item.done', response_id: record.id, output_index: 0, item });
     context.emit({ type: 'conversation.item.done', previous_item_id: this.conversation.previousOf(record.itemId), item });
-    const done = this.responseObject(record, active.format, status, [item]);
-    if (reason !== null) done.status_details = { type: 'cancelled', reason };
-    done.usage = this.usage(record, transcript);
-    context.emit({ type: 'response.done', response: done });
+    this.sendDone(record, status, [item], reason, transcript, active.format);
     context.logger.info(
       { responseId: record.id, status, reason, audioMsSent: Math.round(record.audioMsSent[record.itemId] ?? 0), deltas: record.deltasSent },
       'simulated response done',
     );
   }
 
-  private runFunctionCall(record: SimulatedResponseRecord, format: AudioFormatInfo, scripted: Extract<ScriptedResponse, { kind: 'function_call' }>): void {
-    const context = this.context;
-    const callId = scripted.callId ?? context.newId('call');
-    record.callId = callId;
-    record.functionName = scripted.name;
-    this.conversation.addFunctionCall(record.itemId, callId);
-    const pending: RealtimeConversationItemFunctionCall = {
-      id: record.itemId,
-      object: 'realtime.item',
-      type: 'function_call',
-      status: 'in_progress',
-      name: scripted.name,
-      call_id: callId,
-      arguments: '',
+  /** The response stays active until mcp-calls.ts has its output item (after the MCP server answered). */
+  private runMcpCall(record: SimulatedResponseRecord, plan: McpCallPlan): void {
+    this.mcpInFlight = record;
+    const finish = (item: ConversationItem | null): void => {
+      if (this.mcpInFlight !== record) return; // cancelled or aborted meanwhile: response.done was sent (or not needed)
+      this.mcpInFlight = null;
+      this.sendDone(record, 'completed', item === null ? [] : [item], null, plan.arguments);
     };
-    const ids = { response_id: record.id, item_id: record.itemId, output_index: 0, call_id: callId };
-    context.emit({ type: 'response.output_item.added', response_id: record.id, output_index: 0, item: pending });
-    context.emit({ type: 'conversation.item.added', previous_item_id: this.conversation.previousOf(record.itemId), item: pending });
-    const pieceLength = Math.max(1, Math.ceil(scripted.arguments.length / 3));
-    for (let offset = 0; offset < scripted.arguments.length; offset += pieceLength) {
-      context.emit({ type: 'response.function_call_arguments.delta', ...ids, delta: scripted.arguments.slice(offset, offset + pieceLength) });
-    }
-    context.emit({ type: 'response.function_call_arguments.done', ...ids, name: scripted.name, arguments: scripted.arguments });
-    const item: RealtimeConversationItemFunctionCall = { ...pending, status: 'completed', arguments: scripted.arguments };
-    context.emit({ type: 'response.output_item.done', response_id: record.id, output_index: 0, item });
-    context.emit({ type: 'conversation.item.done', previous_item_id: this.conversation.previousOf(record.itemId), item });
-    record.status = 'completed';
-    record.doneAtMs = context.sinceConnectMs();
-    const done = this.responseObject(record, format, 'completed', [item]);
-    done.usage = this.usage(record, scripted.arguments);
-    context.emit({ type: 'response.done', response: done });
+    this.mcp.run(record, plan).then(finish, (error: unknown) => {
+      this.context.logger.debug({ err: error, responseId: record.id }, 'simulated MCP call threw');
+      finish(null);
+    });
+  }
+
+  /** Settles the record (status, cancel reason, done time) and sends `response.done` with usage and the cancel reason. */
+  private sendDone(
+    record: SimulatedResponseRecord,
+    status: 'completed' | 'cancelled',
+    output: ConversationItem[],
+    reason: 'turn_detected' | 'client_cancelled' | null,
+    outputText: string,
+    format = formatInfo(this.context.sessionObject().audio?.output?.format),
+  ): void {
+    record.status = status;
+    if (reason !== null) record.cancelReason = reason;
+    record.doneAtMs ??= this.context.sinceConnectMs();
+    const done = this.responseObject(record, format, status, output);
+    if (reason !== null) done.status_details = { type: 'cancelled', reason };
+    done.usage = this.usage(record, outputText);
+    this.context.emit({ type: 'response.done', response: done });
   }
 
   private responseObject(

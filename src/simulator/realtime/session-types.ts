@@ -2,7 +2,7 @@
  * The simulated session's public records (what tests and benchmarks read back), its settings and observer, and the
  * internal contract its parts (turns, conversation, responses) share with the socket-facing session.
  */
-import type { RealtimeServerEvent } from 'openai/resources/realtime/realtime';
+import type { RealtimeMcpListTools, RealtimeMcpToolCall, RealtimeServerEvent } from 'openai/resources/realtime/realtime';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import type { SimulatedRealtimeError } from './errors.js';
@@ -41,10 +41,13 @@ export interface CommittedTurn {
 
 export interface SimulatedResponseRecord {
   id: string;
-  /** Ordinal among this session's responses, from 0 (selects `script[index]`). */
+  /**
+   * Ordinal among this session's responses, from 0. Responses take `script` entries in order (so `script[index]`),
+   * except one the server starts to carry out an approved MCP call, which takes none.
+   */
   index: number;
   trigger: 'vad' | 'client';
-  kind: 'audio' | 'function_call';
+  kind: 'audio' | 'function_call' | 'mcp_call' | 'mcp_approval_request';
   /** `aborted`: the socket closed mid-response (not an API status). */
   status: 'in_progress' | 'completed' | 'cancelled' | 'aborted';
   cancelReason: 'turn_detected' | 'client_cancelled' | null;
@@ -93,6 +96,43 @@ export interface FunctionCallOutputRecord {
   output: string;
   /** Whether a function call with this call_id had been sent in this session. */
   knownCall: boolean;
+  logIndex: number;
+  atMs: number;
+}
+
+/** One listing of an `mcp` tool's server, started by the `session.update` that configured (or changed) it. */
+export interface McpListingRecord {
+  serverLabel: string;
+  itemId: string;
+  status: 'in_progress' | 'completed' | 'failed';
+  /** As in the `mcp_list_tools` item: filtered by `allowed_tools`. */
+  tools: RealtimeMcpListTools.Tool[];
+  error: string | null;
+  atMs: number;
+}
+
+/** One `tools/call` the session made (or refused to make: an unknown server or tool fails without a request). */
+export interface McpCallRecord {
+  responseId: string;
+  itemId: string;
+  serverLabel: string;
+  name: string;
+  /** JSON text, as the model wrote it. */
+  arguments: string;
+  approvalRequestId: string | null;
+  status: 'in_progress' | 'completed' | 'failed' | 'cancelled';
+  output: string | null;
+  error: RealtimeMcpToolCall['error'];
+  atMs: number;
+}
+
+export interface McpApprovalResponseRecord {
+  itemId: string;
+  approvalRequestId: string;
+  approve: boolean;
+  reason: string | null;
+  /** Whether an `mcp_approval_request` with this id had been sent in this session (and not answered yet). */
+  knownRequest: boolean;
   logIndex: number;
   atMs: number;
 }

@@ -14,13 +14,19 @@ import type { RealtimeErrorEvent, RealtimeServerEvent } from 'openai/resources/r
 import type { Clock, TimerHandle } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import { ConversationStore } from './conversation.js';
+import { elideAudio } from './elide-audio.js';
 import * as errors from './errors.js';
+import { McpCalls } from './mcp-calls.js';
+import { McpServers } from './mcp-servers.js';
 import { ResponseStreamer } from './responses.js';
 import { betaShapeOf, defaultSession, mergeSession, turnDetectionPolicy, type SimulatedSessionObject } from './session-config.js';
 import type {
   CommittedTurn,
   FunctionCallOutputRecord,
   InboundEvent,
+  McpApprovalResponseRecord,
+  McpCallRecord,
+  McpListingRecord,
   ResponseCreateRequest,
   ServerEventBody,
   SessionContext,
@@ -52,6 +58,10 @@ export class SimulatedSession {
   readonly responseCreateRequests: ResponseCreateRequest[];
   readonly functionCallOutputs: FunctionCallOutputRecord[];
   readonly userTextMessages: UserTextMessage[];
+  /** `mcp` tool servers listed, `tools/call`s made, and the client's approval answers (mcp-servers.ts, mcp-calls.ts). */
+  readonly mcpListings: McpListingRecord[];
+  readonly mcpCalls: McpCallRecord[];
+  readonly mcpApprovalResponses: McpApprovalResponseRecord[];
   readonly violations: ViolationCounters = {
     responseCreateWhileActive: 0,
     cancelNotActive: 0,
@@ -75,6 +85,7 @@ export class SimulatedSession {
   private sessionObject: SimulatedSessionObject;
   private readonly conversation: ConversationStore;
   private readonly streamer: ResponseStreamer;
+  private readonly mcpServers: McpServers;
   private readonly turns: TurnDetector;
   private nextIdCounter = 0;
   private expiryTimer: TimerHandle | null = null;
@@ -110,11 +121,17 @@ export class SimulatedSession {
       sinceConnectMs: () => this.sinceConnectMs(),
     };
     this.conversation = new ConversationStore(context);
-    this.streamer = new ResponseStreamer(context, this.conversation);
+    this.mcpServers = new McpServers(context, this.conversation);
+    const mcpCalls = new McpCalls(context, this.conversation, this.mcpServers);
+    this.streamer = new ResponseStreamer(context, this.conversation, mcpCalls);
+    this.conversation.onMcpApproval = (approval, pending) => this.streamer.onMcpApproval(approval, pending);
     this.turns = new TurnDetector(context, this.conversation, this.streamer, turnDetectionPolicy(this.sessionObject));
     this.committedTurns = this.conversation.committedTurns;
     this.functionCallOutputs = this.conversation.functionCallOutputs;
     this.userTextMessages = this.conversation.userTextMessages;
+    this.mcpListings = this.mcpServers.listings;
+    this.mcpCalls = mcpCalls.calls;
+    this.mcpApprovalResponses = this.conversation.mcpApprovalResponses;
     this.responses = this.streamer.responses;
     this.responseCreateRequests = this.streamer.responseCreateRequests;
     this.closed = new Promise((resolve) => {
@@ -247,6 +264,7 @@ export class SimulatedSession {
     this.isClosed = true;
     this.stopTimers();
     this.streamer.abort();
+    this.mcpServers.close();
     this.logger.debug({ code, reason }, 'simulated realtime session closed');
     this.resolveClosed({ code, reason });
   }
@@ -278,6 +296,7 @@ export class SimulatedSession {
     this.sessionObject = mergeSession(this.sessionObject, session as Record<string, unknown>);
     this.turns.applyPolicy(turnDetectionPolicy(this.sessionObject));
     this.emit({ type: 'session.updated', session: this.sessionObject });
+    this.mcpServers.sync(this.sessionObject);
   }
 
   private expire(): void {
@@ -332,16 +351,4 @@ export class SimulatedSession {
     this.nextIdCounter++;
     return `${prefix}_Sim${this.settings.index.toString(36)}x${this.nextIdCounter.toString(36).padStart(8, '0')}`;
   }
-}
-
-/** Replaces base64 audio payloads by their decoded size, for logs of long sessions. */
-function elideAudio<T extends object>(event: T): T {
-  const record = event as Record<string, unknown>;
-  for (const key of ['audio', 'delta'] as const) {
-    const value = record[key];
-    if (typeof value === 'string' && (record['type'] === 'input_audio_buffer.append' || record['type'] === 'response.output_audio.delta')) {
-      return { ...event, [key]: `[${Math.floor((value.length * 3) / 4)} bytes elided]` };
-    }
-  }
-  return event;
 }
