@@ -2,22 +2,32 @@
  * Process entry: the only place that reads the environment, listens and exits.
  */
 import dotenv from 'dotenv';
+import { loadAgentRoster } from './agents/load.js';
+import { agentSecrets, describeRoster } from './agents/secrets.js';
+import type { AgentRoster } from './agents/types.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { startServer, type UpstreamTarget } from './server/app.js';
 
-function readConfigOrExit(): Readonly<Config> {
-  // Variables already in the environment win over .env; `quiet` keeps dotenv's banner out of our JSON logs.
-  dotenv.config({ quiet: true });
+/** Runs `read`; a configuration error prints one line per problem and exits 78 (EX_CONFIG). */
+function orExit<T>(read: () => T): T {
   try {
-    return loadConfig();
+    return read();
   } catch (error) {
     if (error instanceof ConfigError) {
-      process.stderr.write(`callbridge: configuration error: ${error.message}\n`);
-      process.exit(78); // EX_CONFIG
+      for (const line of error.message.split('\n')) process.stderr.write(`callbridge: configuration error: ${line}\n`);
+      process.exit(78);
     }
     throw error;
   }
+}
+
+function readConfigOrExit(): { config: Readonly<Config>; agents: AgentRoster } {
+  // Variables already in the environment win over .env; `quiet` keeps dotenv's banner out of our JSON logs.
+  dotenv.config({ quiet: true });
+  const config = orExit(() => loadConfig());
+  const agents = orExit(() => loadAgentRoster({ path: config.agentsFile, config }));
+  return { config, agents };
 }
 
 /** The real API when a key is configured; otherwise (never in production) the embedded simulated server. */
@@ -38,14 +48,15 @@ async function resolveUpstream(config: Readonly<Config>, logger: Logger): Promis
 }
 
 async function main(): Promise<void> {
-  const config = readConfigOrExit();
-  const logger = createLogger({ level: config.logLevel, secrets: [config.openai.apiKey, config.twilio.authToken] });
+  const { config, agents } = readConfigOrExit();
+  const logger = createLogger({ level: config.logLevel, secrets: [config.openai.apiKey, config.twilio.authToken, ...agentSecrets(agents)] });
   const upstream = await resolveUpstream(config, logger);
-  const server = await startServer({ config, logger, upstream: upstream.target });
+  const server = await startServer({ config, logger, upstream: upstream.target, agents });
   logger.info(
     { port: server.port, webhookUrl: `${config.server.publicBaseUrl}/incoming-call`, backend: config.openai.backend, audioFormat: config.openai.audioFormat },
     'callbridge listening',
   );
+  logger.info(describeRoster(agents), agents.source === 'file' ? `agents loaded from ${config.agentsFile}` : 'one agent from the environment (no AGENTS_FILE)');
 
   let stopping = false;
   const stop = (signal: string): void => {
