@@ -48,7 +48,7 @@ describe('CallEnding', () => {
     ending.request({ kind: 'hang_up', reason: 'goodbye' });
     ending.check();
     expect(fired).toEqual([]); // the goodbye has not even been answered
-    ending.onResponseDone();
+    ending.onResponseDone('completed');
     ending.check();
     clock.advance(300);
     expect(fired).toEqual([]); // still playing: looked at every 100 ms
@@ -60,15 +60,16 @@ describe('CallEnding', () => {
     expect(fired).toHaveLength(1);
   });
 
-  it('a barge-in during the goodbye waits for the next answer', () => {
+  it('a barge-in during the goodbye waits for the next answer; a cancelled goodbye is not it', () => {
     const { ending, fired, stopPlaying } = setup();
     ending.request(TRANSFER);
-    ending.onResponseDone();
+    ending.onResponseDone('completed');
     ending.onBargeIn();
+    ending.onResponseDone('cancelled');
     stopPlaying();
     ending.check();
     expect(fired).toEqual([]);
-    ending.onResponseDone();
+    ending.onResponseDone('completed');
     ending.check();
     expect(fired).toEqual([TRANSFER]);
   });
@@ -76,7 +77,7 @@ describe('CallEnding', () => {
   it('ends anyway at the deadline when the provider never answers; nothing before a request', () => {
     const { clock, ending, fired, stopPlaying } = setup();
     stopPlaying();
-    ending.onResponseDone();
+    ending.onResponseDone('completed');
     ending.check();
     expect(fired).toEqual([]);
     ending.request({ kind: 'hang_up', reason: 'max duration' });

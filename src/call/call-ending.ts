@@ -43,9 +43,12 @@ export class CallEnding {
     if (this.deadline === null) this.deadline = this.clock.setTimeout(() => this.fire(), this.deadlineMs);
   }
 
-  /** A response finished (its audio may still be playing). */
-  onResponseDone(): void {
-    if (this.requested !== null) this.answered = true;
+  /**
+   * A response finished (its audio may still be playing). A cancelled one (the caller talked over a goodbye still
+   * being generated) is not the agent's last word: the answer to what the caller said is.
+   */
+  onResponseDone(status: string): void {
+    if (this.requested !== null && status !== 'cancelled') this.answered = true;
   }
 
   /** The caller talked over the agent: wait for the agent's next answer to finish. */

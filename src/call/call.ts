@@ -185,7 +185,7 @@ export class Call {
         this.responsesInFlight = Math.max(0, this.responsesInFlight - 1);
         // A follow-up that said nothing must not leave the caller on hold.
         if (this.toolRequestsRunning === 0) this.hold.stop();
-        this.ending.onResponseDone();
+        this.ending.onResponseDone(event.status);
         this.ending.check();
         return;
       case 'tool_calls':
