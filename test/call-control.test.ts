@@ -10,6 +10,7 @@ import { CallLimits } from '../src/call/call-limits.js';
 import { HOLD_CYCLE_MS, HoldPlayer, holdCycleMulaw } from '../src/call/hold-sound.js';
 import { decodeMulaw } from '../src/audio/mulaw.js';
 import { ManualClock } from '../src/clock.js';
+import { recoveryFor } from '../src/call/session-recovery.js';
 
 const TRANSFER: StreamOutcome = { kind: 'transfer', destinationName: 'billing', target: '+15550009999', timeoutS: 20, callerId: '+15550000001', agentName: 'reception' };
 
@@ -209,5 +210,22 @@ describe('HoldPlayer', () => {
     expect(peak).toBeLessThan(2_100);
     expect(Math.abs(samples[0]!)).toBeLessThan(40);
     expect(samples.subarray(8 * 400).every((value) => Math.abs(value) < 40)).toBe(true);
+  });
+});
+
+describe('recoveryFor (a lost provider session)', () => {
+  const base = { agentSpoke: false, fallbackAvailable: true, redialsLeft: 1, canRedial: true };
+  it.each([
+    [{ ...base, fault: 'ended' }, 'end_after_playback'],
+    [{ ...base, fault: 'unauthorized' }, 'fallback'],
+    [{ ...base, fault: 'connect_timeout' }, 'fallback'],
+    [{ ...base, fault: 'handshake_failed' }, 'fallback'],
+    [{ ...base, fault: 'connect_failed', agentSpoke: true }, 'redial'],
+    [{ ...base, fault: 'unauthorized', fallbackAvailable: false }, 'redial'],
+    [{ ...base, fault: 'closed' }, 'redial'],
+    [{ ...base, fault: 'closed', redialsLeft: 0 }, 'apologise'],
+    [{ ...base, fault: 'session_expired', canRedial: false }, 'apologise'],
+  ] as const)('%j → %s', (inputs, recovery) => {
+    expect(recoveryFor(inputs)).toBe(recovery);
   });
 });

@@ -21,6 +21,7 @@ export class CallEnding {
   private fired = false;
   private deadline: TimerHandle | null = null;
   private poll: TimerHandle | null = null;
+  private polling = true;
 
   constructor(
     private readonly clock: Clock,
@@ -35,12 +36,31 @@ export class CallEnding {
     return this.fired ? null : this.requested;
   }
 
-  /** A later request replaces an earlier one (a transfer after a goodbye request wins, and vice versa). */
-  request(outcome: StreamOutcome): void {
+  /**
+   * A later request replaces an earlier one (a transfer after a goodbye request wins, and vice versa). `deadlineMs`
+   * (default: the one given at construction) starts a new deadline when given.
+   */
+  request(outcome: StreamOutcome, deadlineMs?: number): void {
     if (this.fired) return;
     this.requested = outcome;
     this.answered = false;
-    if (this.deadline === null) this.deadline = this.clock.setTimeout(() => this.fire(), this.deadlineMs);
+    this.polling = true;
+    if (deadlineMs !== undefined && this.deadline !== null) {
+      this.clock.clearTimeout(this.deadline);
+      this.deadline = null;
+    }
+    if (this.deadline === null) this.deadline = this.clock.setTimeout(() => this.fire(), deadlineMs ?? this.deadlineMs);
+  }
+
+  /**
+   * Ends as soon as nothing is left to play: no answer to wait for (the agent ended the conversation, or the bridge's
+   * own last words). `poll: false` relies on the end mark's echo and the deadline alone (the apology's exact timing).
+   */
+  requestAfterPlayback(outcome: StreamOutcome, options: { deadlineMs?: number; poll?: boolean } = {}): void {
+    this.request(outcome, options.deadlineMs);
+    this.answered = true;
+    this.polling = options.poll ?? true;
+    this.check();
   }
 
   /**
@@ -60,11 +80,12 @@ export class CallEnding {
 
   /** Ends the call if the agent's last answer is done and nothing is left to play; else looks again shortly. */
   check(): void {
-    if (this.fired || this.requested === null || !this.answered || this.poll !== null) return;
+    if (this.fired || this.requested === null || !this.answered) return;
     if (!this.playbackActive()) {
       this.fire();
       return;
     }
+    if (this.poll !== null || !this.polling) return;
     this.poll = this.clock.setTimeout(() => {
       this.poll = null;
       this.check();

@@ -11,5 +11,7 @@ export type CallEvent =
   | { readonly type: 'barge_in'; readonly atMs: number; readonly heard: readonly HeardItem[] }
   /** A tool the model called, with how long it took and whether it answered. */
   | { readonly type: 'tool_call'; readonly atMs: number; readonly name: string; readonly callId: string; readonly ok: boolean; readonly durationMs: number }
+  /** The primary provider never connected; the call went to the fallback provider. */
+  | { readonly type: 'provider_fallback'; readonly atMs: number; readonly from: string; readonly to: string; readonly fault: string }
   /** The caller's turn ended (end of their speech) → the first agent frame of the answer went to the caller. */
   | { readonly type: 'turn_latency'; readonly atMs: number; readonly turn: number; readonly latencyMs: number };

@@ -91,3 +91,21 @@ export class CallLimits {
     this.actions.goodbye(reason);
   }
 }
+
+/** The limits of one call: check-ins and goodbyes are asked of `agent()`, and a goodbye ends the call after it. */
+export function callLimits(options: {
+  clock: Clock;
+  settings: CallLimitSettings | undefined;
+  agent: () => { requestResponse(request: { instructions: string; reason: string }): void };
+  agentBusy: () => boolean;
+  endAfterGoodbye: (reason: 'max duration' | 'caller silent') => void;
+}): CallLimits {
+  return new CallLimits(options.clock, options.settings ?? { maxCallDurationS: null, silenceCheckInS: null }, {
+    agentBusy: options.agentBusy,
+    checkIn: () => options.agent().requestResponse({ instructions: CHECK_IN_INSTRUCTIONS, reason: 'silence check-in' }),
+    goodbye: (reason) => {
+      options.agent().requestResponse({ instructions: reason === 'max duration' ? MAX_DURATION_GOODBYE_INSTRUCTIONS : SILENCE_GOODBYE_INSTRUCTIONS, reason });
+      options.endAfterGoodbye(reason);
+    },
+  });
+}

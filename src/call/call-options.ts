@@ -35,6 +35,8 @@ export interface CallOptions {
   tools?: readonly ToolDefinition[];
   /** The agent session was opened while answering the webhook. */
   predialled?: boolean;
+  /** Opens a session of the fallback provider, for a primary that never connected (once per call). */
+  fallback?: () => VoiceAgentSession;
   /** Opens a fresh session of the same provider (used when `settings.redialAttempts` > 0). */
   redial?: () => VoiceAgentSession;
   /** Live events for observers. Must not throw (the admission layer guards observers). */

@@ -17,7 +17,7 @@
  *   - the greeting is asked for once, when the first session is ready; a re-dialled session continues the call.
  */
 import { MULAW_BYTES_PER_MS } from '../audio/frames.js';
-import type { Clock, TimerHandle } from '../clock.js';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { ToolCallRequest, VoiceAgentEvent, VoiceAgentFault, VoiceAgentSession } from '../voice/port.js';
 import type { StreamOutcome } from './after-stream.js';
@@ -25,15 +25,16 @@ import { apologyMulaw } from './apology.js';
 import { CallEnding } from './call-ending.js';
 import type { CallOptions, CallSettings } from './call-options.js';
 import type { CallEvent } from './call-events.js';
-import { CallLimits, CHECK_IN_INSTRUCTIONS, MAX_DURATION_GOODBYE_INSTRUCTIONS, SILENCE_GOODBYE_INSTRUCTIONS } from './call-limits.js';
+import { callLimits, type CallLimits } from './call-limits.js';
 import { addUsage, emptyUsage, summariseCall, type CallSummary } from './call-summary.js';
 import { CallToolRunner } from './call-tools.js';
+import { recoveryFor } from './session-recovery.js';
 import { TurnLatencyMeter } from './caller-audio-clock.js';
 import type { CallerChannel } from './channel.js';
 import { CallKeypad } from './dtmf.js';
 import { HoldPlayer } from './hold-sound.js';
 import { Playout } from './playout.js';
-import { CallAudioConversion, UnsupportedAudioFormatError } from './transcoding.js';
+import { CallAudioConversion } from './transcoding.js';
 
 export type { CallSummary, TokenUsage } from './call-summary.js';
 export type { CallOptions, CallSettings } from './call-options.js';
@@ -67,10 +68,12 @@ export class Call {
   /** Sessions lost and replaced (re-dial): their counters still belong to this call. */
   private readonly retiredAgents: VoiceAgentSession[] = [];
   private redialsLeft: number;
+  /** Agent audio reached the call (a fallback is only for sessions that never got going). */
+  private agentSpoke = false;
+  private fellBack = false;
   private state: 'idle' | 'live' | 'apologising' | 'ended' = 'idle';
   private readonly startedAtMs: number;
   private greeted = false;
-  private apologyTimer: TimerHandle | null = null;
   /** The agent item whose audio is arriving, until its `agent_audio_done`. */
   private openItem: { responseId: string; itemId: string } | null = null;
   private readonly counters = { responses: 0, bargeIns: 0, framesIn: 0, lateDeltasDropped: 0, upstreamFaults: 0 };
@@ -106,13 +109,12 @@ export class Call {
     this.keypad = new CallKeypad(this.clock, options.settings.forwardDtmf, { agent: () => this.agent, isLive: () => this.state === 'live' });
     this.hold = new HoldPlayer(this.clock, this.playout);
     this.ending = new CallEnding(this.clock, () => this.playout.isActive(), (outcome) => this.closeWithOutcome(outcome));
-    this.limits = new CallLimits(this.clock, options.limits ?? { maxCallDurationS: null, silenceCheckInS: null }, {
+    this.limits = callLimits({
+      clock: this.clock,
+      settings: options.limits,
+      agent: () => this.agent,
       agentBusy: () => this.playout.isActive() || this.responsesInFlight > 0 || this.toolRequestsRunning > 0,
-      checkIn: () => this.agent.requestResponse({ instructions: CHECK_IN_INSTRUCTIONS, reason: 'silence check-in' }),
-      goodbye: (reason) => {
-        this.agent.requestResponse({ instructions: reason === 'max duration' ? MAX_DURATION_GOODBYE_INSTRUCTIONS : SILENCE_GOODBYE_INSTRUCTIONS, reason });
-        this.ending.request({ kind: 'hang_up', reason });
-      },
+      endAfterGoodbye: (reason) => this.ending.request({ kind: 'hang_up', reason }),
     });
     this.toolRunner = new CallToolRunner({
       clock: this.clock,
@@ -166,10 +168,13 @@ export class Call {
   private onAgentEvent(agent: VoiceAgentSession, event: VoiceAgentEvent): void {
     if (agent !== this.agent || this.state === 'ended') return;
     switch (event.type) {
-      case 'ready':
-        if (!this.onAgentReady(agent)) return;
-        this.greetOnce();
+      case 'ready': {
+        // The formats may only be known now (ElevenLabs), or differ from a lost session's (another provider).
+        const problem = this.audio.startSession(agent.formats, (audio) => agent.appendAudio(audio));
+        if (problem === null) this.greetOnce();
+        else this.onAgentFault({ kind: 'protocol', message: problem });
         return;
+      }
       case 'response_started':
         this.counters.responses++;
         this.responsesInFlight++;
@@ -205,27 +210,6 @@ export class Call {
         this.onAgentFault(event.fault);
         return;
     }
-  }
-
-  /**
-   * The session is ready: its formats are known now if they were not before, or may differ from the lost session's
-   * (another provider). Returns false when the bridge cannot convert them (the session is treated as lost).
-   */
-  private onAgentReady(agent: VoiceAgentSession): boolean {
-    const formats = agent.formats;
-    if (formats === null) {
-      this.onAgentFault({ kind: 'protocol', message: 'the session became ready without audio formats' });
-      return false;
-    }
-    try {
-      this.audio.adopt(formats);
-    } catch (error) {
-      if (!(error instanceof UnsupportedAudioFormatError)) throw error;
-      this.onAgentFault({ kind: 'protocol', message: error.message });
-      return false;
-    }
-    this.audio.releaseHeld((audio) => agent.appendAudio(audio));
-    return true;
   }
 
   private greetOnce(): void {
@@ -264,6 +248,7 @@ export class Call {
     }
     // The agent speaks again: the hold sound stops at once (one clear), the answer starts.
     this.hold.stop();
+    this.agentSpoke = true;
     this.openItem = { responseId, itemId };
     const mulaw = this.audio.agent(audio);
     if (mulaw === null) {
@@ -292,7 +277,6 @@ export class Call {
 
   private onMarkEchoed(name: string): void {
     if (this.playout.onMarkEchoed(name) === null) return;
-    if (this.state === 'apologising' && !this.playout.isActive()) this.finishApology();
     this.limits.onAgentActivity();
     this.ending.check();
   }
@@ -322,24 +306,44 @@ export class Call {
 
   private onAgentFault(fault: VoiceAgentFault): void {
     if (this.state !== 'live') return;
-    this.counters.upstreamFaults++;
-    this.logger.error({ fault: fault.kind, code: fault.code, status: fault.status, detail: fault.message }, 'upstream session lost');
-    if (this.redialsLeft > 0 && this.options.redial !== undefined) {
-      this.redialsLeft--;
-      // The answer that was arriving will never be finished: let what came play out, ended cleanly.
-      if (this.openItem !== null) this.finishItem(this.openItem.responseId, this.openItem.itemId);
-      this.logger.warn({ redialsLeft: this.redialsLeft }, 're-dialling the upstream session');
-      this.retiredAgents.push(this.agent);
-      this.agent = this.options.redial();
-      // `greeted` stays as it was: a call already greeted is not greeted twice, and one whose first session never
-      // became ready is greeted by the new one (otherwise the caller would hear nothing).
-      this.attachAgent(this.agent);
+    const recovery = recoveryFor({
+      fault: fault.kind,
+      agentSpoke: this.agentSpoke,
+      fallbackAvailable: this.options.fallback !== undefined && !this.fellBack,
+      redialsLeft: this.redialsLeft,
+      canRedial: this.options.redial !== undefined,
+    });
+    const logFields = { fault: fault.kind, code: fault.code, status: fault.status, detail: fault.message, provider: this.agent.provider, recovery };
+    if (recovery === 'end_after_playback') {
+      this.logger.info(logFields, 'the agent ended the conversation');
+      this.ending.requestAfterPlayback({ kind: 'hang_up', reason: 'agent ended the conversation' });
       return;
     }
-    this.apologise();
+    this.counters.upstreamFaults++;
+    this.logger.error(logFields, 'upstream session lost');
+    if (recovery === 'apologise') {
+      this.apologise();
+      return;
+    }
+    // The answer that was arriving will never be finished: let what came play out, ended cleanly.
+    if (this.openItem !== null) this.finishItem(this.openItem.responseId, this.openItem.itemId);
+    this.retiredAgents.push(this.agent);
+    if (recovery === 'fallback') {
+      this.fellBack = true;
+      this.agent = this.options.fallback!();
+      this.logger.warn({ from: logFields.provider, to: this.agent.provider }, 'provider failed to connect: the call goes to the fallback provider');
+      this.publish({ type: 'provider_fallback', atMs: this.clock.now(), from: logFields.provider, to: this.agent.provider, fault: fault.kind });
+    } else {
+      this.redialsLeft--;
+      this.logger.warn({ redialsLeft: this.redialsLeft }, 're-dialling the upstream session');
+      this.agent = this.options.redial!();
+    }
+    // `greeted` stays as it was: a call already greeted is not greeted twice, and one whose first session never
+    // became ready is greeted by the new one (otherwise the caller would hear nothing).
+    this.attachAgent(this.agent);
   }
 
-  /** Plays a short apology, then closes the stream so Twilio continues with the next TwiML verb (or hangs up). */
+  /** Plays a short apology, then closes the stream (Twilio asks `<Connect action>` what next: a last word, hang up). */
   private apologise(): void {
     this.state = 'apologising';
     this.playout.interrupt();
@@ -348,19 +352,13 @@ export class Call {
     const apology = apologyMulaw();
     this.playout.enqueue('callbridge-apology', 'callbridge-apology', apology);
     this.playout.endItem('callbridge-apology', 'callbridge-apology');
-    this.apologyTimer = this.clock.setTimeout(() => this.finishApology(), apology.length / MULAW_BYTES_PER_MS + APOLOGY_GRACE_MS);
-  }
-
-  private finishApology(): void {
-    if (this.state !== 'apologising') return;
-    this.options.onStreamOutcome?.({ kind: 'upstream_lost' });
-    this.channel.close(1000, 'upstream lost');
-    this.end('upstream lost');
+    // Closed when its end mark comes back, or at the latest this long after it started.
+    this.ending.requestAfterPlayback({ kind: 'upstream_lost' }, { deadlineMs: apology.length / MULAW_BYTES_PER_MS + APOLOGY_GRACE_MS, poll: false });
   }
 
   /** The agent's last words have played: leave the outcome for Twilio's next request, then close the stream. */
   private closeWithOutcome(outcome: StreamOutcome): void {
-    if (this.state !== 'live') return;
+    if (this.state === 'ended' || this.state === 'idle') return;
     const reason = outcome.kind === 'transfer' ? `transfer to ${outcome.destinationName}` : outcome.kind === 'hang_up' ? outcome.reason : 'upstream lost';
     this.logger.info({ outcome: outcome.kind, reason }, 'agent ended the stream');
     this.options.onStreamOutcome?.(outcome);
@@ -371,7 +369,6 @@ export class Call {
   private end(reason: string): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
-    if (this.apologyTimer !== null) this.clock.clearTimeout(this.apologyTimer);
     this.keypad.dispose();
     this.limits.stop();
     this.ending.dispose();

@@ -78,6 +78,22 @@ export class CallAudioConversion {
     append(inbound === null ? payload : inbound.transcode(payload));
   }
 
+  /**
+   * A session became ready with `formats`: convert for them from now on and pass on the caller audio held so far.
+   * Returns why the session cannot be used (no formats, or formats the bridge cannot convert), or null.
+   */
+  startSession(formats: VoiceAgentFormats | null, append: (audio: Uint8Array) => void): string | null {
+    if (formats === null) return 'the session became ready without audio formats';
+    try {
+      this.adopt(formats);
+    } catch (error) {
+      if (error instanceof UnsupportedAudioFormatError) return error.message;
+      throw error;
+    }
+    this.releaseHeld(append);
+    return null;
+  }
+
   /** Passes on what was held before the formats were known, in order. */
   releaseHeld(append: (audio: Uint8Array) => void): void {
     for (const payload of this.heldCallerAudio.splice(0)) this.caller(payload, append);

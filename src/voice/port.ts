@@ -49,6 +49,8 @@ export type VoiceAgentFaultKind =
   | 'closed'
   /** The session hit its maximum lifetime. */
   | 'session_expired'
+  /** The provider's agent ended the conversation itself (a normal close): the call ends once its words have played. */
+  | 'ended'
   /** The provider speaks something we cannot use. */
   | 'protocol';
 
