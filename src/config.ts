@@ -14,6 +14,10 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export const NODE_ENVS = ['development', 'production', 'test'] as const;
 /** `pcm`: 24 kHz PCM16 upstream, transcoded per call. `pcmu`: mu-law 8 kHz end to end, no transcoding. */
 export const AUDIO_FORMATS = ['pcm', 'pcmu'] as const;
+/** The voice providers callbridge speaks to. */
+export const VOICE_PROVIDERS = ['openai', 'elevenlabs'] as const;
+export type VoiceProvider = (typeof VOICE_PROVIDERS)[number];
+export const ELEVENLABS_TEXT_MODES = ['user_message', 'contextual_update'] as const;
 /** `bearer`: OpenAI's `Authorization: Bearer`. `api-key`: Azure OpenAI's `api-key` header. */
 export const AUTH_MODES = ['bearer', 'api-key'] as const;
 
@@ -40,6 +44,27 @@ export interface Config {
   logLevel: (typeof LOG_LEVELS)[number];
   /** The agent file (YAML or JSON); null = one agent from the environment. */
   agentsFile: string | null;
+  voice: {
+    /** The provider of the environment's agent (an agent file names its own). */
+    provider: VoiceProvider;
+    /** Where a call goes when the provider cannot be reached before the call has started talking; null = nowhere. */
+    fallback: VoiceProvider | null;
+  };
+  elevenlabs: {
+    /** `simulated`: no key and no public agent outside production: the embedded simulated ElevenLabs server. */
+    backend: 'elevenlabs' | 'simulated';
+    apiKey: string | null;
+    agentId: string | null;
+    /** A public agent is reached without a signed URL (and without the key). */
+    publicAgent: boolean;
+    /** REST origin; the WebSocket origin is the same host with ws(s). */
+    apiUrl: string;
+    /** How DTMF and typed text reach the agent. */
+    textAs: (typeof ELEVENLABS_TEXT_MODES)[number];
+    /** Send the agent's instructions and language as conversation overrides (allow them in the agent's security settings). */
+    sendOverrides: boolean;
+    connectTimeoutMs: number;
+  };
   server: {
     port: number;
     host: string;
@@ -218,9 +243,20 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   const apiKey = reader.optional('OPENAI_API_KEY');
   const authToken = reader.optional('TWILIO_AUTH_TOKEN');
   const publicBaseUrl = readPublicBaseUrl(reader);
+  const provider = reader.oneOf('VOICE_PROVIDER', VOICE_PROVIDERS, 'openai');
+  const fallback = reader.raw('VOICE_PROVIDER_FALLBACK') === undefined ? null : reader.oneOf('VOICE_PROVIDER_FALLBACK', VOICE_PROVIDERS, 'openai');
+  if (fallback === provider) throw new ConfigError(`VOICE_PROVIDER_FALLBACK must differ from VOICE_PROVIDER (both "${provider}")`);
+  const elevenLabsKey = reader.optional('ELEVENLABS_API_KEY');
+  const elevenLabsAgentId = reader.optional('ELEVENLABS_AGENT_ID');
+  const elevenLabsPublic = reader.boolean('ELEVENLABS_AGENT_PUBLIC', false);
+  if (production && (provider === 'elevenlabs' || fallback === 'elevenlabs')) {
+    if (elevenLabsAgentId === null) throw new ConfigError('ELEVENLABS_AGENT_ID is required when NODE_ENV=production and ElevenLabs is used');
+    if (elevenLabsKey === null && !elevenLabsPublic) throw new ConfigError('ELEVENLABS_API_KEY is required when NODE_ENV=production and the ElevenLabs agent is not public');
+  }
+
   if (production) {
     for (const [name, value] of [
-      ['OPENAI_API_KEY', apiKey],
+      ['OPENAI_API_KEY', provider === 'openai' || fallback === 'openai' ? apiKey : 'not used'],
       ['TWILIO_AUTH_TOKEN', authToken],
       ['PUBLIC_BASE_URL', publicBaseUrl],
     ] as const) {
@@ -239,6 +275,17 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     nodeEnv,
     logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     agentsFile: reader.optional('AGENTS_FILE'),
+    voice: { provider, fallback },
+    elevenlabs: {
+      backend: elevenLabsKey === null && !elevenLabsPublic ? 'simulated' : 'elevenlabs',
+      apiKey: elevenLabsKey,
+      agentId: elevenLabsAgentId,
+      publicAgent: elevenLabsPublic,
+      apiUrl: reader.url('ELEVENLABS_API_URL', 'https://api.elevenlabs.io', ['https:', 'http:'])!,
+      textAs: reader.oneOf('ELEVENLABS_TEXT_AS', ELEVENLABS_TEXT_MODES, 'user_message'),
+      sendOverrides: reader.boolean('ELEVENLABS_SEND_OVERRIDES', false),
+      connectTimeoutMs: reader.integer('ELEVENLABS_CONNECT_TIMEOUT_MS', 10_000, 500, 60_000),
+    },
     server: {
       port,
       host: reader.string('HOST', '0.0.0.0'),

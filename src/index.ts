@@ -7,6 +7,7 @@ import { agentSecrets, describeRoster } from './agents/secrets.js';
 import type { AgentRoster } from './agents/types.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import type { ElevenLabsTarget } from './server/agents-wiring.js';
 import { startServer, type UpstreamTarget } from './server/app.js';
 
 /** Runs `read`; a configuration error prints one line per problem and exits 78 (EX_CONFIG). */
@@ -47,11 +48,35 @@ async function resolveUpstream(config: Readonly<Config>, logger: Logger): Promis
   return { target: { url: backend.url, model: openai.model, apiKey: backendKey, authMode: 'bearer' }, close: () => backend.close() };
 }
 
+/** ElevenLabs when some agent uses it: the real API with a key (or a public agent), else the embedded simulated server. */
+async function resolveElevenLabs(config: Readonly<Config>, agents: AgentRoster, logger: Logger): Promise<{ target?: ElevenLabsTarget; close(): Promise<void> }> {
+  const used = agents.agents.some((agent) => agent.provider === 'elevenlabs' || agent.fallbackProvider === 'elevenlabs');
+  if (!used) return { close: async () => {} };
+  const { elevenlabs } = config;
+  if (elevenlabs.backend === 'elevenlabs') {
+    const apiBaseUrl = elevenlabs.apiUrl.replace(/\/$/, '');
+    return {
+      target: { apiBaseUrl, wsBaseUrl: apiBaseUrl.replace(/^http/, 'ws'), apiKey: elevenlabs.apiKey, publicAgent: elevenlabs.publicAgent, defaultAgentId: elevenlabs.agentId },
+      close: async () => {},
+    };
+  }
+  // Loaded only when used, like the simulated Realtime backend.
+  const { startEmbeddedElevenLabsBackend, EMBEDDED_AGENT_ID } = await import('./simulator/elevenlabs/server.js');
+  const backendKey = `sim-el-${process.pid}-${Date.now()}`;
+  const backend = await startEmbeddedElevenLabsBackend({ apiKey: backendKey, logger });
+  logger.warn({ url: backend.url }, '*** ELEVENLABS_API_KEY is not set: using the EMBEDDED SIMULATED ElevenLabs backend (canned speech, no AI). ***');
+  return {
+    target: { apiBaseUrl: backend.url, wsBaseUrl: backend.url.replace(/^http/, 'ws'), apiKey: backendKey, publicAgent: false, defaultAgentId: elevenlabs.agentId ?? EMBEDDED_AGENT_ID },
+    close: () => backend.close(),
+  };
+}
+
 async function main(): Promise<void> {
   const { config, agents } = readConfigOrExit();
-  const logger = createLogger({ level: config.logLevel, secrets: [config.openai.apiKey, config.twilio.authToken, ...agentSecrets(agents)] });
+  const logger = createLogger({ level: config.logLevel, secrets: [config.openai.apiKey, config.twilio.authToken, config.elevenlabs.apiKey, ...agentSecrets(agents)] });
   const upstream = await resolveUpstream(config, logger);
-  const server = await startServer({ config, logger, upstream: upstream.target, agents });
+  const elevenlabs = await resolveElevenLabs(config, agents, logger);
+  const server = await startServer({ config, logger, upstream: upstream.target, agents, ...(elevenlabs.target === undefined ? {} : { elevenlabs: elevenlabs.target }) });
   logger.info(
     { port: server.port, webhookUrl: `${config.server.publicBaseUrl}/incoming-call`, backend: config.openai.backend, audioFormat: config.openai.audioFormat },
     'callbridge listening',
@@ -65,7 +90,7 @@ async function main(): Promise<void> {
     logger.info({ signal, activeCalls: server.activeCalls }, 'shutting down');
     const forceExit = setTimeout(() => process.exit(1), 10_000);
     forceExit.unref();
-    Promise.all([server.close(), upstream.close()]).then(
+    Promise.all([server.close(), upstream.close(), elevenlabs.close()]).then(
       () => {
         logger.info('stopped');
         logger.flush();

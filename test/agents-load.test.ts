@@ -44,6 +44,8 @@ function minimalAgent(overrides: Partial<AgentDefinition>): AgentDefinition {
     numbers: [],
     isDefault: false,
     provider: 'openai',
+    fallbackProvider: null,
+    elevenLabsAgentId: null,
     model: 'gpt-realtime',
     voice: 'marin',
     audioFormat: 'pcm',

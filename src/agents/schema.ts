@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { AUDIO_FORMATS, EAGERNESS_LEVELS, TURN_DETECTION_TYPES, VOICES, type TurnDetectionConfig } from '../config.js';
+import { AUDIO_FORMATS, EAGERNESS_LEVELS, TURN_DETECTION_TYPES, VOICE_PROVIDERS, VOICES, type TurnDetectionConfig } from '../config.js';
 import { compileArgumentsValidator } from '../tools/json-schema.js';
 import { DEFAULT_HOLD_SOUND_AFTER_MS, DEFAULT_TRANSFER_TIMEOUT_S } from './from-config.js';
 import type { AgentDefinition, BuiltinToolName, HeaderValue, HttpToolDefinition, McpServerDefinition } from './types.js';
@@ -29,7 +29,7 @@ export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export const MAX_RESPONSE_BYTES_LIMIT = 10 * 1024 * 1024;
 
 /** What an agent that leaves a key out gets: the environment's agent (`agentFromConfig`). */
-export type AgentDefaults = Pick<AgentDefinition, 'model' | 'voice' | 'audioFormat' | 'greeting' | 'turnDetection' | 'transcriptionModel'>;
+export type AgentDefaults = Pick<AgentDefinition, 'provider' | 'fallbackProvider' | 'model' | 'voice' | 'audioFormat' | 'greeting' | 'turnDetection' | 'transcriptionModel'>;
 
 export interface AgentFileContext {
   /** Directory of the agent file: `instructionsFile` paths are relative to it. */
@@ -253,7 +253,9 @@ function agentSchema(context: AgentFileContext) {
       name: named(AGENT_NAME_PATTERN, 'must be 1 to 64 lowercase letters, digits, _ or -'),
       numbers: z.array(e164()).default(() => []),
       default: z.boolean().default(false),
-      provider: z.literal('openai').default('openai'),
+      provider: z.enum(VOICE_PROVIDERS).optional(),
+      fallbackProvider: z.enum(VOICE_PROVIDERS).nullable().optional(),
+      elevenLabsAgentId: text().optional(),
       model: text().optional(),
       voice: z.enum(VOICES).optional(),
       audioFormat: z.enum(AUDIO_FORMATS).optional(),
@@ -318,7 +320,9 @@ function agentSchema(context: AgentFileContext) {
         name: agent.name,
         numbers: agent.numbers,
         isDefault: agent.default,
-        provider: agent.provider,
+        provider: agent.provider ?? defaults.provider,
+        fallbackProvider: agent.fallbackProvider === undefined ? defaults.fallbackProvider : agent.fallbackProvider,
+        elevenLabsAgentId: agent.elevenLabsAgentId ?? null,
         model: agent.model ?? defaults.model,
         voice: agent.voice ?? defaults.voice,
         audioFormat: agent.audioFormat ?? defaults.audioFormat,

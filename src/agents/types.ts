@@ -4,7 +4,7 @@
  * number in routing.ts; instruction variables in template.ts.
  */
 import type { BuiltinToolName, TransferTarget } from '../call/builtin-tools.js';
-import type { AUDIO_FORMATS, TurnDetectionConfig, Voice } from '../config.js';
+import type { AUDIO_FORMATS, TurnDetectionConfig, Voice, VoiceProvider } from '../config.js';
 
 /** A header value: literal text, or a secret read from the environment at start (never logged). */
 export interface HeaderValue {
@@ -47,7 +47,11 @@ export interface AgentDefinition {
   readonly numbers: readonly string[];
   /** Answers every number no other agent claims. At most one agent. */
   readonly isDefault: boolean;
-  readonly provider: 'openai';
+  readonly provider: VoiceProvider;
+  /** Where the call goes when `provider` cannot be reached before the call started talking; null = nowhere. */
+  readonly fallbackProvider: VoiceProvider | null;
+  /** The ElevenLabs agent (when `provider` or the fallback is `elevenlabs`); null = ELEVENLABS_AGENT_ID. */
+  readonly elevenLabsAgentId: string | null;
   readonly model: string;
   readonly voice: Voice;
   readonly audioFormat: (typeof AUDIO_FORMATS)[number];

@@ -17,7 +17,7 @@ import { decideAfterStream, type DialStatus, type StreamOutcome } from '../call/
 import { Call } from '../call/call.js';
 import type { ToolDefinition } from '../call/tools.js';
 import type { Clock } from '../clock.js';
-import type { Config } from '../config.js';
+import type { Config, VoiceProvider } from '../config.js';
 import type { Logger } from '../logger.js';
 import { CallObservers, type CallInfo } from '../observers/hub.js';
 import type { MediaStreamSession } from '../twilio/media-stream.js';
@@ -29,7 +29,7 @@ import { OutcomeStore } from './outcomes.js';
 import { PredialPool } from './predial.js';
 
 /** Opens a provider session configured for `agent` on this call. */
-export type AgentDialer = (request: { agent: AgentDefinition; variables: CallVariables; logger: Logger }) => VoiceAgentSession;
+export type AgentDialer = (request: { agent: AgentDefinition; variables: CallVariables; logger: Logger; provider?: VoiceProvider }) => VoiceAgentSession;
 
 export interface CallAdmissionOptions {
   config: Readonly<Config>;
@@ -137,7 +137,10 @@ export class CallAdmission {
     }
     const agentDefinition = this.agentOf(announced);
     const variables = variablesOf(announced);
-    const dial = () => this.options.dialAgent({ agent: agentDefinition, variables, logger: callLogger });
+    // A re-dial opens the provider the call is on now (the fallback's, once it fell back).
+    let provider = agentDefinition.provider;
+    const dial = () => this.options.dialAgent({ agent: agentDefinition, variables, logger: callLogger, provider });
+    const fallbackProvider = agentDefinition.fallbackProvider;
     const agent = predialled ?? dial();
     const { config } = this.options;
     const info: CallInfo = {
@@ -169,6 +172,14 @@ export class CallAdmission {
       holdSoundAfterMs: agentDefinition.holdSoundAfterMs,
       predialled: predialled !== null,
       redial: dial,
+      ...(fallbackProvider === null
+        ? {}
+        : {
+            fallback: () => {
+              provider = fallbackProvider;
+              return dial();
+            },
+          }),
       onEvent: (event) => observers.event(info, event),
       onStreamOutcome: (outcome: StreamOutcome) => this.outcomes.set(start.callSid, outcome),
     });

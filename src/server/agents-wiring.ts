@@ -8,17 +8,30 @@ import { fillTemplate } from '../agents/template.js';
 import type { AgentDefinition, AgentRoster } from '../agents/types.js';
 import type { ToolDefinition } from '../call/tools.js';
 import type { Clock } from '../clock.js';
-import type { Config } from '../config.js';
+import type { Config, VoiceProvider } from '../config.js';
 import type { Logger } from '../logger.js';
+import { createElevenLabsDialer } from '../providers/elevenlabs/dialer.js';
 import { createOpenAiDialer, type RealtimeTarget } from '../providers/openai/dialer.js';
 import { mcpToolsFor } from '../providers/openai/mcp-tools.js';
 import { createHttpTool } from '../tools/http-tool.js';
 import type { AgentDialer } from './admission.js';
 
+/** Where and how to reach ElevenLabs (the real API or the embedded simulated server). */
+export interface ElevenLabsTarget {
+  apiBaseUrl: string;
+  wsBaseUrl: string;
+  /** null for a public agent. */
+  apiKey: string | null;
+  publicAgent: boolean;
+  /** ELEVENLABS_AGENT_ID: the agent of agents that name none. */
+  defaultAgentId: string | null;
+}
+
 export interface AgentWiringOptions {
   config: Readonly<Config>;
   roster: AgentRoster;
   target: RealtimeTarget;
+  elevenlabs?: ElevenLabsTarget;
   clock: Clock;
   logger: Logger;
   /** Tools given in code (tests, embedding applications): offered to every agent. */
@@ -28,11 +41,43 @@ export interface AgentWiringOptions {
 export function createAgentDialer(options: AgentWiringOptions): AgentDialer {
   const dialOpenAi = createOpenAiDialer({ target: options.target, clock: options.clock });
   const codeToolSpecs = options.codeTools.map(({ name, description, parameters }) => ({ name, description, parameters }));
-  return ({ agent, variables, logger }) =>
-    dialOpenAi({
+  const elevenLabsDialers = new Map<string, ReturnType<typeof createElevenLabsDialer>>();
+  const { elevenlabs: elevenLabsConfig } = options.config;
+
+  const dialElevenLabs = (agent: AgentDefinition): ReturnType<typeof createElevenLabsDialer> => {
+    const target = options.elevenlabs;
+    const agentId = agent.elevenLabsAgentId ?? target?.defaultAgentId ?? null;
+    // The agent file and the configuration are checked at start; this is a guard, not a route.
+    if (target === undefined || agentId === null) throw new Error(`agent ${agent.name}: ElevenLabs is not configured (ELEVENLABS_AGENT_ID)`);
+    let dialer = elevenLabsDialers.get(agentId);
+    if (dialer === undefined) {
+      dialer = createElevenLabsDialer({
+        apiKey: target.apiKey ?? '',
+        agentId,
+        public: target.publicAgent,
+        apiBaseUrl: target.apiBaseUrl,
+        wsBaseUrl: target.wsBaseUrl,
+        clock: options.clock,
+        connectTimeoutMs: elevenLabsConfig.connectTimeoutMs,
+        dtmfAs: elevenLabsConfig.textAs,
+      });
+      elevenLabsDialers.set(agentId, dialer);
+    }
+    return dialer;
+  };
+
+  return ({ agent, variables, logger, provider }) => {
+    const chosen: VoiceProvider = provider ?? agent.provider;
+    const instructions = fillTemplate(agent.instructions, variables);
+    if (chosen === 'elevenlabs') {
+      const dynamicVariables = { caller_number: variables.callerNumber, called_number: variables.calledNumber, call_sid: variables.callSid, ...variables.custom };
+      const overrides = elevenLabsConfig.sendOverrides ? { prompt: instructions, ...(agent.language === null ? {} : { language: agent.language }) } : undefined;
+      return dialElevenLabs(agent)({ dynamicVariables, logger, ...(overrides === undefined ? {} : { overrides }) });
+    }
+    return dialOpenAi({
       model: agent.model,
       settings: {
-        instructions: fillTemplate(agent.instructions, variables),
+        instructions,
         audioFormat: agent.audioFormat,
         transcriptionModel: agent.transcriptionModel,
         noiseReduction: options.config.openai.noiseReduction,
@@ -44,6 +89,7 @@ export function createAgentDialer(options: AgentWiringOptions): AgentDialer {
       otherTools: mcpToolsFor(agent.mcpServers),
       logger,
     });
+  };
 }
 
 /** The tools each agent's calls may run, built once: creating an HTTP tool compiles its argument schema. */

@@ -24,7 +24,7 @@ import { CallRecorder } from '../twilio/recorder.js';
 import { checkMediaStreamUpgrade } from '../twilio/upgrade.js';
 import { createTwilioWebhookRouter } from '../twilio/webhook.js';
 import { CallAdmission } from './admission.js';
-import { createAgentDialer, createAgentTools } from './agents-wiring.js';
+import { createAgentDialer, createAgentTools, type ElevenLabsTarget } from './agents-wiring.js';
 
 /** Where and how to reach the Realtime API (OpenAI, Azure, or the embedded simulated server). */
 export type UpstreamTarget = RealtimeTarget;
@@ -39,6 +39,8 @@ export interface ServerDeps {
   predial?: boolean;
   /** Observes every finished call (tests, benchmarks). */
   onCallEnded?(summary: CallSummary): void;
+  /** Where ElevenLabs is (the real API or the embedded simulated server); absent = ElevenLabs is not used. */
+  elevenlabs?: ElevenLabsTarget;
   /** The agents (agent file); default: one agent from the environment. */
   agents?: AgentRoster;
   /** Call observers (records, metrics, console): started, live events, ended. */
@@ -66,7 +68,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     logger,
   );
   const roster = deps.agents ?? rosterFromConfig(config);
-  const wiring = { config, roster, target: deps.upstream, clock, logger, codeTools: tools };
+  const wiring = { config, roster, target: deps.upstream, clock, logger, codeTools: tools, ...(deps.elevenlabs === undefined ? {} : { elevenlabs: deps.elevenlabs }) };
   const admission = new CallAdmission({
     config,
     logger,

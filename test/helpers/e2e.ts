@@ -18,15 +18,19 @@ import {
   type SimulatedRealtimeServer,
   type SimulatedRealtimeServerOptions,
 } from '../../src/simulator/realtime/server.js';
+import { startSimulatedElevenLabsServer, type SimulatedElevenLabsServer, type SimulatedElevenLabsServerOptions } from '../../src/simulator/elevenlabs/server.js';
 import { placeCall, webhookParams, type PlaceCallOptions, type SimulatedCall } from '../../src/simulator/twilio-caller.js';
 import { signTwilioRequest } from '../../src/twilio/signature.js';
 
 export const AUTH_TOKEN = 'twilio-test-auth-token-0123456789';
 export const OPENAI_KEY = 'sk-sim-e2e-secret-key-abcdef';
 export const PUBLIC_BASE_URL = 'https://callbridge.test';
+export const ELEVENLABS_KEY = 'xi-sim-e2e-secret-key-0a1b2c';
 
 export interface Bridge {
   sim: SimulatedRealtimeServer;
+  /** The simulated ElevenLabs server, when `elevenlabs` was given. */
+  elevenlabs: SimulatedElevenLabsServer | null;
   server: RunningServer;
   config: Readonly<Config>;
   baseUrl: string;
@@ -46,11 +50,14 @@ export async function startBridge(options: {
   /** The agents (default: one from the environment, as without AGENTS_FILE). */
   agents?: AgentRoster;
   observers?: CallObserver[];
+  /** Start a simulated ElevenLabs server with these agents (key ELEVENLABS_KEY) and point the bridge at it. */
+  elevenlabs?: Omit<SimulatedElevenLabsServerOptions, 'apiKey'> & { publicAgent?: boolean; defaultAgentId?: string };
   predial?: boolean;
   /** False: no last-chance secret filter on log lines, so a test can prove the code itself never logs a secret. */
   filterSecrets?: boolean;
 } = {}): Promise<Bridge> {
   const sim = await startSimulatedRealtimeServer({ apiKey: OPENAI_KEY, ...options.sim });
+  const elevenlabs = options.elevenlabs === undefined ? null : await startSimulatedElevenLabsServer({ apiKey: ELEVENLABS_KEY, ...options.elevenlabs });
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -71,7 +78,7 @@ export async function startBridge(options: {
       done();
     },
   });
-  const logger = createLogger({ level: config.logLevel, destination, secrets: options.filterSecrets === false ? [] : [OPENAI_KEY, AUTH_TOKEN] });
+  const logger = createLogger({ level: config.logLevel, destination, secrets: options.filterSecrets === false ? [] : [OPENAI_KEY, AUTH_TOKEN, ELEVENLABS_KEY] });
   const summaries: CallSummary[] = [];
   const waiters: Array<() => void> = [];
   const server = await startServer({
@@ -81,6 +88,17 @@ export async function startBridge(options: {
     tools: options.tools,
     ...(options.agents === undefined ? {} : { agents: options.agents }),
     ...(options.observers === undefined ? {} : { observers: options.observers }),
+    ...(elevenlabs === null
+      ? {}
+      : {
+          elevenlabs: {
+            apiBaseUrl: elevenlabs.url,
+            wsBaseUrl: elevenlabs.url.replace(/^http/, 'ws'),
+            apiKey: ELEVENLABS_KEY,
+            publicAgent: options.elevenlabs?.publicAgent ?? false,
+            defaultAgentId: options.elevenlabs?.defaultAgentId ?? options.elevenlabs?.agents[0]?.agentId ?? null,
+          },
+        }),
     predial: options.predial,
     onCallEnded: (summary) => {
       summaries.push(summary);
@@ -90,6 +108,7 @@ export async function startBridge(options: {
   const baseUrl = `http://127.0.0.1:${server.port}`;
   return {
     sim,
+    elevenlabs,
     server,
     config,
     baseUrl,
@@ -112,6 +131,7 @@ export async function startBridge(options: {
     close: async () => {
       await server.close();
       await sim.close();
+      await elevenlabs?.close();
     },
   };
 }

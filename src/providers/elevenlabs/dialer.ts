@@ -27,16 +27,16 @@ export interface ElevenLabsDialerOptions {
   maxDurationMs?: number;
 }
 
-export type ElevenLabsDialer = (request: { dynamicVariables: Record<string, string>; logger: Logger }) => VoiceAgentSession;
+export type ElevenLabsDialer = (request: { dynamicVariables: Record<string, string>; logger: Logger; overrides?: ElevenLabsOverrides }) => VoiceAgentSession;
 
 /** A dialer: each call opens a new conversation at once (it holds caller audio until the metadata arrives). */
 export function createElevenLabsDialer(options: ElevenLabsDialerOptions): ElevenLabsDialer {
   const { apiKey, agentId, apiBaseUrl, wsBaseUrl, clock, connectTimeoutMs } = options;
-  return ({ dynamicVariables, logger }) =>
+  return ({ dynamicVariables, logger, overrides }) =>
     new ElevenLabsVoiceAgent({
       connection: openElevenLabsConnection({
         target: options.public ? { kind: 'public', wsBaseUrl, agentId } : { kind: 'private', apiBaseUrl, apiKey, agentId },
-        initiation: buildInitiation(options.overrides, dynamicVariables),
+        initiation: buildInitiation(overrides ?? options.overrides, dynamicVariables),
         logger,
         clock,
         connectTimeoutMs,
