@@ -5,7 +5,8 @@
  * process would die for one bad call).
  */
 import { Buffer } from 'node:buffer';
-import type { RawData } from 'ws';
+import { WebSocket, type RawData } from 'ws';
+import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../logger.js';
 
 /** A ws message as text (UTF-8), whatever shape ws delivered it in. */
@@ -158,4 +159,19 @@ export function closeReasonWithinLimit(reason: string): string {
   const last = reason.charCodeAt(end - 1);
   if (last >= 0xd800 && last <= 0xdbff) end--;
   return reason.slice(0, end);
+}
+
+/**
+ * Closes a client socket we dialled, whatever its state: a handshake in progress is aborted (its TCP socket
+ * destroyed, nothing left half-open upstream); an open one gets a normal close, and is destroyed if the close
+ * handshake has not finished within `timeoutMs`. Returns the timer to clear when the socket closes (or null).
+ */
+export function shutDownSocket(socket: WebSocket, clock: Clock, timeoutMs: number, pendingTimer: TimerHandle | null): TimerHandle | null {
+  if (socket.readyState === WebSocket.CONNECTING) {
+    socket.terminate();
+    return pendingTimer;
+  }
+  if (socket.readyState === WebSocket.OPEN) socket.close(1000, 'client closing');
+  if (socket.readyState === WebSocket.CLOSED || pendingTimer !== null) return pendingTimer;
+  return clock.setTimeout(() => socket.terminate(), timeoutMs);
 }

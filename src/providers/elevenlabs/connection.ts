@@ -14,7 +14,8 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocket, type RawData } from 'ws';
 import { systemClock, type Clock, type TimerHandle } from '../../clock.js';
 import type { Logger } from '../../logger.js';
-import { OncePerKeyLog, rawDataToText } from '../../net/socket-plumbing.js';
+import { HeldOutbound } from '../../net/held-outbound.js';
+import { OncePerKeyLog, rawDataToText, shutDownSocket } from '../../net/socket-plumbing.js';
 import type { VoiceAgentFault, VoiceAgentFormats } from '../../voice/port.js';
 import {
   CLOSE_HANDSHAKE_TIMEOUT_MS,
@@ -32,7 +33,6 @@ import {
   type ElevenLabsHandlers,
 } from './connection-types.js';
 import { ConnectionDeliveries } from './deliveries.js';
-import { HeldClientMessages } from './held-client-messages.js';
 import { errorCode, requestSignedUrl } from './signed-url.js';
 import {
   formatsFromMetadata,
@@ -68,7 +68,7 @@ class ElevenLabsSocketConnection implements ElevenLabsConnection {
   private signedUrlRequest: AbortController | null = null;
 
   private readonly deliveries: ConnectionDeliveries;
-  private readonly pending: HeldClientMessages;
+  private readonly pending: HeldOutbound<ElevenLabsClientMessage>;
   private readonly skipLog = new OncePerKeyLog(() => this.logger);
 
   private faultEmitted = false;
@@ -84,7 +84,7 @@ class ElevenLabsSocketConnection implements ElevenLabsConnection {
     this.logger = options.logger.child({ component: 'elevenlabs' });
     this.closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
     const maxHeldAudioBytes = options.maxHeldAudioBytes ?? DEFAULT_MAX_HELD_AUDIO_BYTES;
-    this.pending = new HeldClientMessages(maxHeldAudioBytes, () =>
+    this.pending = new HeldOutbound<ElevenLabsClientMessage>(maxHeldAudioBytes, () =>
       this.logger.warn({ maxHeldAudioBytes, state: this.currentState }, 'conversation not ready: dropping the oldest held caller audio (logged once; see stats)'),
     );
     this.deliveries = new ConnectionDeliveries(
@@ -327,20 +327,7 @@ class ElevenLabsSocketConnection implements ElevenLabsConnection {
   }
 
   private shutDownSocket(): void {
-    const socket = this.socket;
-    if (socket === null) return;
-    if (socket.readyState === WebSocket.CONNECTING) {
-      // Aborts the upgrade request and destroys its TCP socket: nothing is left half-open upstream.
-      socket.terminate();
-      return;
-    }
-    if (socket.readyState === WebSocket.OPEN) socket.close(1000, 'client closing');
-    if (socket.readyState !== WebSocket.CLOSED && this.closeTimer === null) {
-      this.closeTimer = this.clock.setTimeout(() => {
-        this.closeTimer = null;
-        socket.terminate();
-      }, CLOSE_HANDSHAKE_TIMEOUT_MS);
-    }
+    if (this.socket !== null) this.closeTimer = shutDownSocket(this.socket, this.clock, CLOSE_HANDSHAKE_TIMEOUT_MS, this.closeTimer);
   }
 
   private clearConnectTimer(): void {

@@ -14,7 +14,8 @@ import { WebSocket, type RawData } from 'ws';
 import type { IncomingMessage } from 'node:http';
 import { systemClock, type Clock, type TimerHandle } from '../../clock.js';
 import type { Logger } from '../../logger.js';
-import { GuardedHandlers, HeldDeliveries, OncePerKeyLog, rawDataToText } from '../../net/socket-plumbing.js';
+import { HeldOutbound } from '../../net/held-outbound.js';
+import { GuardedHandlers, HeldDeliveries, OncePerKeyLog, rawDataToText, shutDownSocket } from '../../net/socket-plumbing.js';
 import {
   bytesPerSecondOf,
   CLOSE_HANDSHAKE_TIMEOUT_MS,
@@ -42,7 +43,6 @@ import {
   type SessionUpdateEvent,
   type SessionUpdatedEvent,
 } from './events.js';
-import { HeldClientEvents } from './held-client-events.js';
 import { reportedFormatMismatch } from './session-config.js';
 
 export * from './connection-types.js';
@@ -72,7 +72,7 @@ class UpstreamConnection implements RealtimeConnection {
   private handlers: RealtimeHandlers | null = null;
   private readonly held: HeldDeliveries<Delivery>;
   private readonly guard: GuardedHandlers;
-  private readonly pending: HeldClientEvents;
+  private readonly pending: HeldOutbound<RealtimeClientEvent>;
 
   private nextEventNumber = 1;
   private sessionUpdateEventId: string | null = null;
@@ -98,7 +98,7 @@ class UpstreamConnection implements RealtimeConnection {
     this.logger = options.logger.child({ component: 'realtime' });
     this.sessionUpdate = options.sessionUpdate;
     const maxHeldAudioBytes = options.maxHeldAudioBytes ?? DEFAULT_HELD_AUDIO_SECONDS * bytesPerSecondOf(options.sessionUpdate);
-    this.pending = new HeldClientEvents(maxHeldAudioBytes, () =>
+    this.pending = new HeldOutbound<RealtimeClientEvent>(maxHeldAudioBytes, () =>
       this.logger.warn({ maxHeldAudioBytes, state: this.currentState }, 'upstream not ready: dropping the oldest held caller audio (logged once; see stats)'),
     );
     this.dialStartedMs = this.clock.now();
@@ -347,19 +347,7 @@ class UpstreamConnection implements RealtimeConnection {
   }
 
   private shutDownSocket(): void {
-    const socket = this.socket;
-    if (socket.readyState === WebSocket.CONNECTING) {
-      // Aborts the upgrade request and destroys its TCP socket: nothing is left half-open upstream.
-      socket.terminate();
-      return;
-    }
-    if (socket.readyState === WebSocket.OPEN) socket.close(1000, 'client closing');
-    if (socket.readyState !== WebSocket.CLOSED && this.closeTimer === null) {
-      this.closeTimer = this.clock.setTimeout(() => {
-        this.closeTimer = null;
-        socket.terminate();
-      }, CLOSE_HANDSHAKE_TIMEOUT_MS);
-    }
+    this.closeTimer = shutDownSocket(this.socket, this.clock, CLOSE_HANDSHAKE_TIMEOUT_MS, this.closeTimer);
   }
 
   private clearConnectTimer(): void {

@@ -1,18 +1,18 @@
 /**
- * Client messages offered before the conversation is `ready`, held in call order: caller audio sent before the
- * metadata named the input format would be read in the wrong one, and the server expects our initiation first.
- * Audio is bounded (oldest chunk dropped first, counted); other messages carry the conversation and are kept.
+ * Messages a provider connection is offered before its session is ready, held in call order: caller audio sent
+ * before the provider confirmed (OpenAI `session.updated`) or announced (ElevenLabs metadata) the formats would be
+ * read in the wrong one. Caller audio is bounded (oldest chunk dropped first, counted); other messages are never
+ * dropped, they carry the conversation.
  */
-import type { ElevenLabsClientMessage } from './wire.js';
 
-interface HeldClientMessage {
-  message: ElevenLabsClientMessage;
-  /** Decoded audio bytes of a `user_audio_chunk`, 0 otherwise: the bound counts audio only. */
+interface HeldMessage<M> {
+  message: M;
+  /** Decoded audio bytes of a caller-audio message, 0 otherwise: the bound counts audio only. */
   audioBytes: number;
 }
 
-export class HeldClientMessages {
-  private entries: HeldClientMessage[] = [];
+export class HeldOutbound<M> {
+  private entries: HeldMessage<M>[] = [];
   private audioBytesHeld = 0;
   private droppedChunkCount = 0;
   private droppedByteCount = 0;
@@ -39,21 +39,21 @@ export class HeldClientMessages {
     return this.droppedByteCount;
   }
 
-  hold(message: ElevenLabsClientMessage, audioBytes: number): void {
+  hold(message: M, audioBytes: number): void {
     this.entries.push({ message, audioBytes });
     this.audioBytesHeld += audioBytes;
     while (this.audioBytesHeld > this.maxAudioBytes) {
       const index = this.entries.findIndex((entry) => entry.audioBytes > 0);
       if (index === -1) break;
-      const dropped = this.entries.splice(index, 1)[0]!;
-      this.audioBytesHeld -= dropped.audioBytes;
-      this.droppedByteCount += dropped.audioBytes;
+      const [dropped] = this.entries.splice(index, 1);
+      this.audioBytesHeld -= dropped!.audioBytes;
+      this.droppedByteCount += dropped!.audioBytes;
       if (this.droppedChunkCount++ === 0) this.onFirstDrop();
     }
   }
 
   /** Hands every held message over in order and forgets them. */
-  release(send: (message: ElevenLabsClientMessage, audioBytes: number) => void): void {
+  release(send: (message: M, audioBytes: number) => void): void {
     const entries = this.entries;
     this.entries = [];
     this.audioBytesHeld = 0;
