@@ -7,7 +7,7 @@
  * on `ready`, because audio appended before the format is set would be read as the server's default format.
  *
  * Failures that end the connection are reported once as a typed `RealtimeFault`; API `error` events that leave the
- * session usable are not faults (they are logged and passed to `onApiError`). A `close()` we asked for reports nothing.
+ * session usable are logged and passed to `onApiError`. A `close()` we asked for reports nothing.
  */
 import { Buffer } from 'node:buffer';
 import { WebSocket, type RawData } from 'ws';
@@ -23,7 +23,6 @@ import {
   DEFAULT_HELD_AUDIO_SECONDS,
   MAX_BUFFERED_SERVER_EVENTS,
   REMEMBERED_EVENT_IDS,
-  type RealtimeApiError,
   type RealtimeConnection,
   type RealtimeConnectionOptions,
   type RealtimeConnectionState,
