@@ -37,8 +37,11 @@ export interface CallOptions {
   predialled?: boolean;
   /** Opens a session of the fallback provider, for a primary that never connected (once per call). */
   fallback?: () => VoiceAgentSession;
-  /** Opens a fresh session of the same provider (used when `settings.redialAttempts` > 0). */
-  redial?: () => VoiceAgentSession;
+  /**
+   * Opens a fresh session of the provider the call is on (used when `settings.redialAttempts` > 0). `continuing`:
+   * the agent has already spoken on this call, so the new session must not greet again on its own.
+   */
+  redial?: (continuing: boolean) => VoiceAgentSession;
   /** Live events for observers. Must not throw (the admission layer guards observers). */
   onEvent?: (event: CallEvent) => void;
   /** The built-in call-control tools (end_call, transfer_call) this call's agent may use. */

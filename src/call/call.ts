@@ -39,8 +39,6 @@ import { CallAudioConversion } from './transcoding.js';
 export type { CallSummary, TokenUsage } from './call-summary.js';
 export type { CallOptions, CallSettings } from './call-options.js';
 
-/** Items the bridge itself plays (apology, hold sound): never the provider's, never told to it. */
-const BRIDGE_RESPONSE_PREFIX = 'callbridge-';
 
 /** How long after the apology started we close the stream even if the caller's end never acknowledges its end. */
 const APOLOGY_GRACE_MS = 2_000;
@@ -76,6 +74,8 @@ export class Call {
   private greeted = false;
   /** The agent item whose audio is arriving, until its `agent_audio_done`. */
   private openItem: { responseId: string; itemId: string } | null = null;
+  /** Out-queue ids are `<session>/<provider id>`: a new session may reuse an old one's ids (ElevenLabs counts from 1). */
+  private sessionTag = '';
   private readonly counters = { responses: 0, bargeIns: 0, framesIn: 0, lateDeltasDropped: 0, upstreamFaults: 0 };
   private readonly usage = emptyUsage();
 
@@ -161,6 +161,7 @@ export class Call {
   }
 
   private attachAgent(agent: VoiceAgentSession): void {
+    this.sessionTag = `${this.retiredAgents.length}/`;
     this.turnLatency.callerAudio.reset();
     agent.listen((event) => this.onAgentEvent(agent, event));
   }
@@ -180,10 +181,10 @@ export class Call {
         this.responsesInFlight++;
         return;
       case 'agent_audio':
-        this.onAgentAudio(event.responseId, event.itemId, event.audio);
+        this.onAgentAudio(this.sessionTag + event.responseId, this.sessionTag + event.itemId, event.audio);
         return;
       case 'agent_audio_done':
-        if (this.state === 'live') this.finishItem(event.responseId, event.itemId);
+        if (this.state === 'live') this.finishItem(this.sessionTag + event.responseId, this.sessionTag + event.itemId);
         return;
       case 'response_done':
         if (event.usage !== null) addUsage(this.usage, event.usage);
@@ -289,9 +290,11 @@ export class Call {
     this.ending.onBargeIn();
     this.hold.stop();
     const interrupted = this.playout.interrupt();
+    // The current session's items, in its own ids (the bridge's own items and a lost session's are not its to hear of).
+    const tag = this.sessionTag;
     const heard = (interrupted?.heard ?? [])
-      .filter(({ responseId }) => !responseId.startsWith(BRIDGE_RESPONSE_PREFIX))
-      .map(({ responseId, itemId, heardMs }) => ({ responseId, itemId, heardMs }));
+      .filter(({ responseId }) => responseId.startsWith(tag))
+      .map(({ responseId, itemId, heardMs }) => ({ responseId: responseId.slice(tag.length), itemId: itemId.slice(tag.length), heardMs }));
     // Told even when nothing was playing yet: a response may be on its way, and it must not start talking now.
     this.agent.interrupt(heard);
     if (interrupted === null) return;
@@ -336,7 +339,7 @@ export class Call {
     } else {
       this.redialsLeft--;
       this.logger.warn({ redialsLeft: this.redialsLeft }, 're-dialling the upstream session');
-      this.agent = this.options.redial!();
+      this.agent = this.options.redial!(this.agentSpoke);
     }
     // `greeted` stays as it was: a call already greeted is not greeted twice, and one whose first session never
     // became ready is greeted by the new one (otherwise the caller would hear nothing).

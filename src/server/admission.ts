@@ -29,7 +29,14 @@ import { OutcomeStore } from './outcomes.js';
 import { PredialPool } from './predial.js';
 
 /** Opens a provider session configured for `agent` on this call. */
-export type AgentDialer = (request: { agent: AgentDefinition; variables: CallVariables; logger: Logger; provider?: VoiceProvider }) => VoiceAgentSession;
+export type AgentDialer = (request: {
+  agent: AgentDefinition;
+  variables: CallVariables;
+  logger: Logger;
+  provider?: VoiceProvider;
+  /** A re-dial of a call already under way: no greeting of the provider's own (ElevenLabs' first message). */
+  continuing?: boolean;
+}) => VoiceAgentSession;
 
 export interface CallAdmissionOptions {
   config: Readonly<Config>;
@@ -139,7 +146,7 @@ export class CallAdmission {
     const variables = variablesOf(announced);
     // A re-dial opens the provider the call is on now (the fallback's, once it fell back).
     let provider = agentDefinition.provider;
-    const dial = () => this.options.dialAgent({ agent: agentDefinition, variables, logger: callLogger, provider });
+    const dial = (continuing = false) => this.options.dialAgent({ agent: agentDefinition, variables, logger: callLogger, provider, continuing });
     const fallbackProvider = agentDefinition.fallbackProvider;
     const agent = predialled ?? dial();
     const { config } = this.options;
@@ -171,7 +178,7 @@ export class CallAdmission {
       limits: callLimitsFor(agentDefinition),
       holdSoundAfterMs: agentDefinition.holdSoundAfterMs,
       predialled: predialled !== null,
-      redial: dial,
+      redial: (continuing) => dial(continuing),
       ...(fallbackProvider === null
         ? {}
         : {

@@ -66,13 +66,13 @@ export function createAgentDialer(options: AgentWiringOptions): AgentDialer {
     return dialer;
   };
 
-  return ({ agent, variables, logger, provider }) => {
+  return ({ agent, variables, logger, provider, continuing }) => {
     const chosen: VoiceProvider = provider ?? agent.provider;
     const instructions = fillTemplate(agent.instructions, variables);
     if (chosen === 'elevenlabs') {
       const dynamicVariables = { caller_number: variables.callerNumber, called_number: variables.calledNumber, call_sid: variables.callSid, ...variables.custom };
       const overrides = elevenLabsConfig.sendOverrides ? { prompt: instructions, ...(agent.language === null ? {} : { language: agent.language }) } : undefined;
-      return dialElevenLabs(agent)({ dynamicVariables, logger, ...(overrides === undefined ? {} : { overrides }) });
+      return dialElevenLabs(agent)({ dynamicVariables, logger, ...(overrides === undefined ? {} : { overrides }), ...(continuing === true ? { continuing } : {}) });
     }
     return dialOpenAi({
       model: agent.model,

@@ -45,6 +45,11 @@ export interface ElevenLabsVoiceAgentOptions {
   /** Silence after an item's last audio that ends it, in ms. Default 300. */
   audioIdleMs?: number;
   dtmfAs?: ElevenLabsTextMode;
+  /**
+   * The conversation continues a call that already spoke (a re-dial): the agent's automatic first message is not
+   * played again. Its audio and text are skipped until the caller's first turn (or a tool call).
+   */
+  continuing?: boolean;
 }
 
 interface ItemRecord {
@@ -62,6 +67,7 @@ export class ElevenLabsVoiceAgent implements VoiceAgentSession {
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly audioIdleMs: number;
+  private skippingFirstMessage: boolean;
   private readonly textMode: ElevenLabsTextMode;
   private listener: ((event: VoiceAgentEvent) => void) | null = null;
   private closed = false;
@@ -86,6 +92,7 @@ export class ElevenLabsVoiceAgent implements VoiceAgentSession {
     this.clock = options.clock;
     this.audioIdleMs = options.audioIdleMs ?? DEFAULT_AUDIO_IDLE_MS;
     this.textMode = options.dtmfAs ?? 'user_message';
+    this.skippingFirstMessage = options.continuing ?? false;
   }
 
   get formats(): VoiceAgentFormats | null {
@@ -186,6 +193,10 @@ export class ElevenLabsVoiceAgent implements VoiceAgentSession {
 
   private onServerMessage(message: ElevenLabsServerMessage): void {
     if (this.closed) return;
+    if (this.skippingFirstMessage) {
+      if (message.type === 'audio' || message.type === 'agent_response' || message.type === 'agent_response_correction') return;
+      if (message.type === 'user_transcript' || message.type === 'client_tool_call' || message.type === 'interruption') this.skippingFirstMessage = false;
+    }
     switch (message.type) {
       case 'audio':
         this.onAudio(message.eventId, message.audioBase64);

@@ -27,12 +27,18 @@ export interface ElevenLabsDialerOptions {
   maxDurationMs?: number;
 }
 
-export type ElevenLabsDialer = (request: { dynamicVariables: Record<string, string>; logger: Logger; overrides?: ElevenLabsOverrides }) => VoiceAgentSession;
+export type ElevenLabsDialer = (request: {
+  dynamicVariables: Record<string, string>;
+  logger: Logger;
+  overrides?: ElevenLabsOverrides;
+  /** A re-dial of a call that already spoke: the agent's first message is not played again. */
+  continuing?: boolean;
+}) => VoiceAgentSession;
 
 /** A dialer: each call opens a new conversation at once (it holds caller audio until the metadata arrives). */
 export function createElevenLabsDialer(options: ElevenLabsDialerOptions): ElevenLabsDialer {
   const { apiKey, agentId, apiBaseUrl, wsBaseUrl, clock, connectTimeoutMs } = options;
-  return ({ dynamicVariables, logger, overrides }) =>
+  return ({ dynamicVariables, logger, overrides, continuing }) =>
     new ElevenLabsVoiceAgent({
       connection: openElevenLabsConnection({
         target: options.public ? { kind: 'public', wsBaseUrl, agentId } : { kind: 'private', apiBaseUrl, apiKey, agentId },
@@ -46,5 +52,6 @@ export function createElevenLabsDialer(options: ElevenLabsDialerOptions): Eleven
       clock,
       ...(options.audioIdleMs === undefined ? {} : { audioIdleMs: options.audioIdleMs }),
       ...(options.dtmfAs === undefined ? {} : { dtmfAs: options.dtmfAs }),
+      ...(continuing === undefined ? {} : { continuing }),
     });
 }
