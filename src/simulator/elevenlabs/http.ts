@@ -89,20 +89,6 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
 }
 
-const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
-
-/** Answers an upgrade with a plain HTTP response: the WebSocket handshake never happens. */
-export function rejectUpgrade(socket: Duplex, status: number, body: object): void {
-  const text = JSON.stringify(body);
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
-      'Content-Type: application/json\r\n' +
-      `Content-Length: ${Buffer.byteLength(text)}\r\n` +
-      'Connection: close\r\n\r\n' +
-      text,
-  );
-}
-
 /** Why an upgrade with this signature verdict is refused (403 body). */
 export function signatureRefusal(verdict: Exclude<SignatureVerdict, 'ok'>): object {
   const messages: Record<typeof verdict, string> = {

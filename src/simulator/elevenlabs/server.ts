@@ -8,6 +8,7 @@
  * The subprotocol `convai` is agreed when offered. Each accepted connection becomes a `SimulatedConversation`
  * (conversation.ts) that speaks the protocol and records everything.
  */
+import { IndexedArrivals, rejectUpgrade } from '../plumbing.js';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -21,7 +22,6 @@ import {
   CONVERSATION_PATH,
   DEFAULT_SIGNED_URL_TTL_MS,
   handleHttpRequest,
-  rejectUpgrade,
   SignatureStore,
   signatureRefusal,
   type SignedUrlRequest,
@@ -89,7 +89,7 @@ export async function startSimulatedElevenLabsServer(options: SimulatedElevenLab
   const upgradeAttempts: UpgradeAttempt[] = [];
   const signatures = new SignatureStore(options.signedUrlTtlMs ?? DEFAULT_SIGNED_URL_TTL_MS);
   const sockets = new Set<WebSocket>();
-  const waiters = new Map<number, Array<(conversation: SimulatedConversation) => void>>();
+  const arrivals = new IndexedArrivals<SimulatedConversation>((index) => conversations.find((conversation) => conversation.index === index));
   let conversationCount = 0;
   let closing = false;
 
@@ -118,13 +118,7 @@ export async function startSimulatedElevenLabsServer(options: SimulatedElevenLab
     upgradeAttempts,
     agents,
     waitForConversation(index = 0) {
-      const existing = conversations.find((conversation) => conversation.index === index);
-      if (existing !== undefined) return Promise.resolve(existing);
-      return new Promise((resolve) => {
-        const list = waiters.get(index) ?? [];
-        list.push(resolve);
-        waiters.set(index, list);
-      });
+      return arrivals.waitFor(index);
     },
     async close() {
       closing = true;
@@ -158,8 +152,7 @@ export async function startSimulatedElevenLabsServer(options: SimulatedElevenLab
     });
     socket.on('error', (error) => logger.debug({ err: error, conversation: conversation.conversationId }, 'simulated elevenlabs socket error'));
     conversation.attach(socket);
-    for (const resolve of waiters.get(index) ?? []) resolve(conversation);
-    waiters.delete(index);
+    arrivals.arrive(index, conversation);
   };
 
   httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {

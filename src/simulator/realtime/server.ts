@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { IndexedArrivals, rejectUpgrade } from '../plumbing.js';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { systemClock, type Clock, type TimerHandle } from '../../clock.js';
 import { silentLogger, type Logger } from '../../logger.js';
@@ -115,7 +116,7 @@ export async function startSimulatedRealtimeServer(options: SimulatedRealtimeSer
   const sockets = new Set<WebSocket>();
   const upgradeAttempts: UpgradeAttempt[] = [];
   const pendingHandshakes = new Set<TimerHandle>();
-  const waiters = new Map<number, Array<(session: SimulatedSession) => void>>();
+  const arrivals = new IndexedArrivals<SimulatedSession>((index) => sessions.find((session) => session.index === index));
   let sessionCount = 0;
   let closing = false;
 
@@ -132,13 +133,7 @@ export async function startSimulatedRealtimeServer(options: SimulatedRealtimeSer
     refuseConnections: options.refuseConnections ?? false,
     faults: { ...options.faults },
     waitForSession(index = 0) {
-      const existing = sessions.find((session) => session.index === index);
-      if (existing !== undefined) return Promise.resolve(existing);
-      return new Promise((resolve) => {
-        const list = waiters.get(index) ?? [];
-        list.push(resolve);
-        waiters.set(index, list);
-      });
+      return arrivals.waitFor(index);
     },
     async close() {
       closing = true;
@@ -185,8 +180,7 @@ export async function startSimulatedRealtimeServer(options: SimulatedRealtimeSer
     });
     socket.on('error', (error) => logger.debug({ err: error, session: session.id }, 'simulated realtime socket error'));
     session.start();
-    for (const resolve of waiters.get(index) ?? []) resolve(session);
-    waiters.delete(index);
+    arrivals.arrive(index, session);
   };
 
   httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -290,18 +284,4 @@ function maskKey(key: string): string {
 
 function apiError(message: string, code: string | null): object {
   return { error: { message, type: 'invalid_request_error', param: null, code } };
-}
-
-const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' };
-
-/** Answers the upgrade with a plain HTTP response: the WebSocket handshake never happens. */
-function rejectUpgrade(socket: Duplex, status: number, body: object): void {
-  const text = JSON.stringify(body);
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
-      'Content-Type: application/json\r\n' +
-      `Content-Length: ${Buffer.byteLength(text)}\r\n` +
-      'Connection: close\r\n\r\n' +
-      text,
-  );
 }
