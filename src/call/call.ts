@@ -53,6 +53,8 @@ export class Call {
   private readonly channel: CallerChannel;
   private readonly playout: Playout;
   private readonly audio: CallAudioConversion;
+  /** Bound once: the per-frame path allocates no closure. */
+  private readonly appendToAgent = (audio: Uint8Array): void => this.agent.appendAudio(audio);
   private readonly keypad: CallKeypad;
   private readonly turnLatency = new TurnLatencyMeter();
   private readonly hold: HoldPlayer;
@@ -137,11 +139,9 @@ export class Call {
     // The stream token is spent by now, but it is a credential: keep it out of the logs.
     const { streamToken: _spent, ...customParameters } = this.channel.start.customParameters;
     const { formats, provider } = this.agent;
-    const describe = (format: { encoding: string; sampleRateHz: number } | undefined) => (format === undefined ? 'at ready' : `${format.encoding}@${format.sampleRateHz}`);
-    this.logger.info(
-      { predialled: this.options.predialled ?? false, provider, input: describe(formats?.input), output: describe(formats?.output), customParameters },
-      'call started',
-    );
+    const describe = (format?: { encoding: string; sampleRateHz: number }) => (format === undefined ? 'at ready' : `${format.encoding}@${format.sampleRateHz}`);
+    const fields = { predialled: this.options.predialled ?? false, provider, input: describe(formats?.input), output: describe(formats?.output) };
+    this.logger.info({ ...fields, customParameters }, 'call started');
     this.channel.setHandlers({
       onMedia: (payload) => this.onCallerAudio(payload),
       onMark: (name) => this.onMarkEchoed(name),
@@ -229,7 +229,7 @@ export class Call {
   private onCallerAudio(payload: Uint8Array): void {
     this.counters.framesIn++;
     if (this.state !== 'live') return;
-    this.audio.caller(payload, (audio) => this.agent.appendAudio(audio));
+    this.audio.caller(payload, this.appendToAgent);
     this.turnLatency.callerAudio.appended(payload.length / MULAW_BYTES_PER_MS, this.clock.now());
   }
 
