@@ -157,7 +157,10 @@ describe('HTTP tool arguments and signature', () => {
     const [request] = receiver.requests;
     expect([request!.method, request!.url, request!.headers['content-type']]).toEqual(['POST', '/orders', 'application/json']);
     expect(request!.body).toBe(
-      JSON.stringify({ arguments: { orderId: '123456' }, call: { callSid: result.callSid, streamSid: result.streamSid, agent: 'orders' } }),
+      JSON.stringify({
+        arguments: { orderId: '123456' },
+        call: { callSid: result.callSid, streamSid: result.streamSid, agent: 'orders', callerNumber: '+15005550006', calledNumber: '+15005550001' },
+      }),
     );
     const signed = { timestampHeader: request!.headers['x-callbridge-timestamp'], signatureHeader: request!.headers['x-callbridge-signature'], body: request!.body };
     expect(verifyToolSignature({ secret: SECRET, ...signed })).toBe(true);

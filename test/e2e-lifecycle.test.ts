@@ -90,7 +90,9 @@ describe('function calls', () => {
     expect(session.eventsIn('session.update')[0]!['session']).toMatchObject({
       tools: [{ type: 'function', name: 'lookup_hours', description: 'Opening hours of a store department.', parameters: PARAMETERS }],
     });
-    expect(invocations).toEqual([{ args: { department: 'pharmacy', day: 'today' }, context: { callSid: call.callSid, streamSid: call.streamSid } }]);
+    expect(invocations).toEqual([
+      { args: { department: 'pharmacy', day: 'today' }, context: { callSid: call.callSid, streamSid: call.streamSid, callerNumber: '+15005550006', calledNumber: '+15005550001' } },
+    ]);
 
     expect(session.functionCallOutputs).toHaveLength(1);
     const [functionOutput] = session.functionCallOutputs;

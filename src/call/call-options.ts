@@ -33,6 +33,8 @@ export interface CallOptions {
   channel: CallerChannel;
   agent: VoiceAgentSession;
   tools?: readonly ToolDefinition[];
+  /** Who called whom, for tools (an HTTP tool's request carries them). */
+  numbers?: { callerNumber: string; calledNumber: string };
   /** The agent session was opened while answering the webhook. */
   predialled?: boolean;
   /** Opens a session of the fallback provider, for a primary that never connected (once per call). */

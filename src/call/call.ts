@@ -123,7 +123,7 @@ export class Call {
       tools: options.tools ?? [],
       ...(options.control === undefined ? {} : { builtins: options.control }),
       endStream: (outcome) => this.ending.request(outcome),
-      context: { callSid: this.channel.start.callSid, streamSid: this.channel.start.streamSid },
+      context: { callSid: this.channel.start.callSid, streamSid: this.channel.start.streamSid, ...options.numbers },
       holdSoundAfterMs: options.holdSoundAfterMs ?? null,
       startHold: () => {
         if (this.state === 'live') this.hold.start();

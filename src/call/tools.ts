@@ -7,6 +7,10 @@
 export interface ToolContext {
   callSid: string;
   streamSid: string;
+  /** The caller's number (E.164, as Twilio sends `From`), when the call has one. */
+  callerNumber?: string;
+  /** The number the caller dialled (`To`). */
+  calledNumber?: string;
 }
 
 export interface ToolDefinition {

@@ -174,6 +174,7 @@ export class CallAdmission {
       channel: stream,
       agent,
       tools: this.options.toolsFor(agentDefinition),
+      numbers: { callerNumber: announced.from, calledNumber: announced.to },
       control: callControlFor(agentDefinition),
       limits: callLimitsFor(agentDefinition),
       holdSoundAfterMs: agentDefinition.holdSoundAfterMs,

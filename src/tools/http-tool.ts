@@ -162,14 +162,13 @@ export function createHttpTool(definition: HttpToolDefinition, options: HttpTool
   }
 
   function callInfo(context: ToolContext): Record<string, string> {
-    // Caller and called numbers go along only when the call context carries them.
-    const extra = context as ToolContext & { callerNumber?: unknown; calledNumber?: unknown };
+    // Caller and called numbers go along when the call context carries them.
     return {
       callSid: context.callSid,
       streamSid: context.streamSid,
       agent: agentName,
-      ...(typeof extra.callerNumber === 'string' ? { callerNumber: extra.callerNumber } : {}),
-      ...(typeof extra.calledNumber === 'string' ? { calledNumber: extra.calledNumber } : {}),
+      ...(context.callerNumber === undefined ? {} : { callerNumber: context.callerNumber }),
+      ...(context.calledNumber === undefined ? {} : { calledNumber: context.calledNumber }),
     };
   }
 
