@@ -49,6 +49,10 @@ describe('CallEnding', () => {
     ending.request({ kind: 'hang_up', reason: 'goodbye' });
     ending.check();
     expect(fired).toEqual([]); // the goodbye has not even been answered
+    ending.onResponseDone('completed'); // a response already on its way when the goodbye was asked for: not it
+    ending.check();
+    expect(fired).toEqual([]);
+    ending.onResponseStarted();
     ending.onResponseDone('completed');
     ending.check();
     clock.advance(300);
@@ -64,12 +68,14 @@ describe('CallEnding', () => {
   it('a barge-in during the goodbye waits for the next answer; a cancelled goodbye is not it', () => {
     const { ending, fired, stopPlaying } = setup();
     ending.request(TRANSFER);
+    ending.onResponseStarted();
     ending.onResponseDone('completed');
     ending.onBargeIn();
     ending.onResponseDone('cancelled');
     stopPlaying();
     ending.check();
     expect(fired).toEqual([]);
+    ending.onResponseStarted();
     ending.onResponseDone('completed');
     ending.check();
     expect(fired).toEqual([TRANSFER]);
@@ -180,14 +186,35 @@ describe('built-in tools', () => {
 });
 
 describe('HoldPlayer', () => {
-  it('queues one cycle at a time until stopped, then clears once', () => {
+  function holdWithSink(busyUntilMs = 0) {
     const clock = new ManualClock(0);
     const log: string[] = [];
     const hold = new HoldPlayer(clock, {
-      enqueue: (responseId, itemId, mulaw) => log.push(`${responseId}/${itemId} ${mulaw.length}`) > 0,
+      enqueue: (responseId, itemId, mulaw) => log.push(`${responseId}/${itemId} ${mulaw.length}@${clock.now()}`) > 0,
       endItem: (_responseId, itemId) => void log.push(`end ${itemId}`),
-      interrupt: () => log.push('clear'),
+      isActive: () => clock.now() < busyUntilMs,
+      interrupt: () => log.push(`clear@${clock.now()}`),
     });
+    return { clock, log, hold };
+  }
+
+  it("waits until the agent's own words have played, then starts; a stop while waiting sends no clear", () => {
+    const { clock, log, hold } = holdWithSink(250);
+    hold.start();
+    clock.advance(200);
+    expect(log).toEqual([]);
+    clock.advance(100);
+    expect(log).toEqual(['callbridge-hold/callbridge-hold-1 8000@300', 'end callbridge-hold-1']);
+    const second = holdWithSink(1_000);
+    second.hold.start();
+    second.clock.advance(500);
+    second.hold.stop();
+    second.clock.advance(2_000);
+    expect(second.log).toEqual([]);
+  });
+
+  it('queues one cycle at a time until stopped, then clears once', () => {
+    const { clock, log, hold } = holdWithSink();
     hold.start();
     hold.start();
     clock.advance(HOLD_CYCLE_MS);
@@ -195,11 +222,11 @@ describe('HoldPlayer', () => {
     hold.stop();
     clock.advance(5 * HOLD_CYCLE_MS);
     expect(log).toEqual([
-      'callbridge-hold/callbridge-hold-1 8000',
+      'callbridge-hold/callbridge-hold-1 8000@0',
       'end callbridge-hold-1',
-      'callbridge-hold/callbridge-hold-2 8000',
+      'callbridge-hold/callbridge-hold-2 8000@1000',
       'end callbridge-hold-2',
-      'clear',
+      'clear@1000',
     ]);
   });
 

@@ -320,9 +320,11 @@ describe('Call greeting', () => {
     expect(agent.controlCommands()).toEqual([{ kind: 'listen' }]);
   });
 
-  it('does not greet again on a re-dialled session', () => {
+  it('does not greet again on a re-dialled session once the greeting was heard', () => {
     const { agent, redials } = setup({ settings: { greeting: 'Say hello.', redialAttempts: 1 }, withRedial: true });
     agent.ready();
+    agent.responseStarted('resp_g');
+    agent.audio('resp_g', 'item_g', pattern(800, 1));
     agent.fault();
     expect(redials).toHaveLength(1);
     const second = redials[0]!;
@@ -994,5 +996,17 @@ describe('Call summary', () => {
     expect(agent.commands).toEqual([{ kind: 'listen' }, { kind: 'close' }]);
     // Counted at the end: the frame that came after it is not in the summary.
     expect(await call.ended).toEqual(summaryWith({ endReason: 'server shutting down' }));
+  });
+});
+
+describe('Call greeting after an early loss', () => {
+  it('greets on the re-dialled session when the lost one was asked to greet but never spoke', () => {
+    const { agent, redials } = setup({ settings: { greeting: 'Say hello.', redialAttempts: 1 }, withRedial: true });
+    agent.ready();
+    agent.fault();
+    const second = redials[0]!;
+    second.ready();
+    expect(agent.controlCommands()).toEqual([{ kind: 'listen' }, { kind: 'requestResponse', request: { instructions: 'Say hello.', reason: 'greeting' } }]);
+    expect(second.controlCommands()).toEqual([{ kind: 'listen' }, { kind: 'requestResponse', request: { instructions: 'Say hello.', reason: 'greeting' } }]);
   });
 });

@@ -17,6 +17,8 @@ const PLAYBACK_POLL_MS = 100;
 
 export class CallEnding {
   private requested: StreamOutcome | null = null;
+  /** A response started after the request: its end is the agent's answer to it (not one already on its way). */
+  private answerStarted = false;
   private answered = false;
   private fired = false;
   private deadline: TimerHandle | null = null;
@@ -44,6 +46,7 @@ export class CallEnding {
     if (this.fired) return;
     this.requested = outcome;
     this.answered = false;
+    this.answerStarted = false;
     this.polling = true;
     if (deadlineMs !== undefined && this.deadline !== null) {
       this.clock.clearTimeout(this.deadline);
@@ -68,12 +71,18 @@ export class CallEnding {
    * being generated) is not the agent's last word: the answer to what the caller said is.
    */
   onResponseDone(status: string): void {
-    if (this.requested !== null && status !== 'cancelled') this.answered = true;
+    if (this.requested !== null && this.answerStarted && status !== 'cancelled') this.answered = true;
+  }
+
+  /** A response started (only one that starts after the request can be the agent's last words). */
+  onResponseStarted(): void {
+    if (this.requested !== null) this.answerStarted = true;
   }
 
   /** The caller talked over the agent: wait for the agent's next answer to finish. */
   onBargeIn(): void {
     this.answered = false;
+    this.answerStarted = false;
     if (this.poll !== null) this.clock.clearTimeout(this.poll);
     this.poll = null;
   }

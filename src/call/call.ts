@@ -21,7 +21,7 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { ToolCallRequest, VoiceAgentEvent, VoiceAgentFault, VoiceAgentSession } from '../voice/port.js';
 import type { StreamOutcome } from './after-stream.js';
-import { apologyMulaw } from './apology.js';
+import { playApology } from './apology.js';
 import { CallEnding } from './call-ending.js';
 import type { CallOptions, CallSettings } from './call-options.js';
 import type { CallEvent } from './call-events.js';
@@ -39,9 +39,6 @@ import { CallAudioConversion } from './transcoding.js';
 export type { CallSummary, TokenUsage } from './call-summary.js';
 export type { CallOptions, CallSettings } from './call-options.js';
 
-
-/** How long after the apology started we close the stream even if the caller's end never acknowledges its end. */
-const APOLOGY_GRACE_MS = 2_000;
 
 export class Call {
   readonly ended: Promise<CallSummary>;
@@ -149,8 +146,8 @@ export class Call {
       onStop: () => this.end('caller hung up'),
       onClose: ({ code }) => this.end(`stream closed (${code})`),
     });
-    this.attachAgent(this.agent);
     this.limits.start();
+    this.attachAgent(this.agent);
   }
 
   /** Ends the call from our side (server shutdown). */
@@ -161,6 +158,7 @@ export class Call {
   }
 
   private attachAgent(agent: VoiceAgentSession): void {
+    this.audio.expect(agent.formats);
     this.sessionTag = `${this.retiredAgents.length}/`;
     this.turnLatency.callerAudio.reset();
     agent.listen((event) => this.onAgentEvent(agent, event));
@@ -172,13 +170,15 @@ export class Call {
       case 'ready': {
         // The formats may only be known now (ElevenLabs), or differ from a lost session's (another provider).
         const problem = this.audio.startSession(agent.formats, (audio) => agent.appendAudio(audio));
-        if (problem === null) this.greetOnce();
-        else this.onAgentFault({ kind: 'protocol', message: problem });
+        if (problem === null) return this.greetOnce();
+        agent.close(); // the provider is fine, the call cannot use it: its session is ended here
+        this.onAgentFault({ kind: 'protocol', message: problem });
         return;
       }
       case 'response_started':
         this.counters.responses++;
         this.responsesInFlight++;
+        this.ending.onResponseStarted();
         return;
       case 'agent_audio':
         this.onAgentAudio(this.sessionTag + event.responseId, this.sessionTag + event.itemId, event.audio);
@@ -288,7 +288,8 @@ export class Call {
     if (this.state !== 'live') return;
     this.limits.onCallerActivity();
     this.ending.onBargeIn();
-    this.hold.stop();
+    // No clear of its own: the one clear below drops the hold sound and the agent's words together.
+    this.hold.dispose();
     const interrupted = this.playout.interrupt();
     // The current session's items, in its own ids (the bridge's own items and a lost session's are not its to hear of).
     const tag = this.sessionTag;
@@ -317,9 +318,13 @@ export class Call {
       canRedial: this.options.redial !== undefined,
     });
     const logFields = { fault: fault.kind, code: fault.code, status: fault.status, detail: fault.message, provider: this.agent.provider, recovery };
+    // The answer that was arriving will never be finished: let what came play out, ended cleanly.
+    if (this.openItem !== null) this.finishItem(this.openItem.responseId, this.openItem.itemId);
+    this.hold.dispose();
     if (recovery === 'end_after_playback') {
       this.logger.info(logFields, 'the agent ended the conversation');
-      this.ending.requestAfterPlayback({ kind: 'hang_up', reason: 'agent ended the conversation' });
+      // A transfer the agent asked for before it hung up still happens.
+      this.ending.requestAfterPlayback(this.ending.pending ?? { kind: 'hang_up', reason: 'agent ended the conversation' });
       return;
     }
     this.counters.upstreamFaults++;
@@ -328,9 +333,10 @@ export class Call {
       this.apologise();
       return;
     }
-    // The answer that was arriving will never be finished: let what came play out, ended cleanly.
-    if (this.openItem !== null) this.finishItem(this.openItem.responseId, this.openItem.itemId);
     this.retiredAgents.push(this.agent);
+    this.responsesInFlight = 0;
+    // A call whose agent has not spoken yet is greeted by the new session (the lost one's greeting never played).
+    if (!this.agentSpoke) this.greeted = false;
     if (recovery === 'fallback') {
       this.fellBack = true;
       this.agent = this.options.fallback!();
@@ -341,22 +347,15 @@ export class Call {
       this.logger.warn({ redialsLeft: this.redialsLeft }, 're-dialling the upstream session');
       this.agent = this.options.redial!(this.agentSpoke);
     }
-    // `greeted` stays as it was: a call already greeted is not greeted twice, and one whose first session never
-    // became ready is greeted by the new one (otherwise the caller would hear nothing).
     this.attachAgent(this.agent);
   }
 
   /** Plays a short apology, then closes the stream (Twilio asks `<Connect action>` what next: a last word, hang up). */
   private apologise(): void {
     this.state = 'apologising';
-    this.playout.interrupt();
     this.audio.resetAgent();
     this.openItem = null;
-    const apology = apologyMulaw();
-    this.playout.enqueue('callbridge-apology', 'callbridge-apology', apology);
-    this.playout.endItem('callbridge-apology', 'callbridge-apology');
-    // Closed when its end mark comes back, or at the latest this long after it started.
-    this.ending.requestAfterPlayback({ kind: 'upstream_lost' }, { deadlineMs: apology.length / MULAW_BYTES_PER_MS + APOLOGY_GRACE_MS, poll: false });
+    playApology(this.playout, this.ending);
   }
 
   /** The agent's last words have played: leave the outcome for Twilio's next request, then close the stream. */

@@ -38,21 +38,26 @@ export function holdCycleMulaw(): Uint8Array {
 export interface HoldSink {
   enqueue(responseId: string, itemId: string, mulaw: Uint8Array): boolean;
   endItem(responseId: string, itemId: string): void;
+  /** Anything queued or still playing at the far end (the agent may still be talking). */
+  isActive(): boolean;
   /** Drops what is queued and playing at the far end (one `clear`). */
   interrupt(): unknown;
 }
 
 /** Response id of hold-sound items: never an agent's, never told to the provider. */
 export const HOLD_RESPONSE_ID = 'callbridge-hold';
+/** While the agent's words still play, the hold waits and looks again this often. */
+const START_RECHECK_MS = 100;
 
 /**
  * Plays the hold sound, one cycle queued at a time on the call's clock (the pacer keeps it in real time), until
- * `stop()`, which drops what is left with one `clear` so the agent's answer starts at once.
+ * `stop()`, which drops what is left with one `clear` so the agent's answer starts at once. It starts only once
+ * nothing else plays: the agent's own words before the tool ("let me look that up") are never cut by it.
  */
 export class HoldPlayer {
   private timer: TimerHandle | null = null;
   private cycles = 0;
-  private playing = false;
+  private state: 'idle' | 'waiting' | 'playing' = 'idle';
 
   constructor(
     private readonly clock: Clock,
@@ -60,28 +65,38 @@ export class HoldPlayer {
   ) {}
 
   get active(): boolean {
-    return this.playing;
+    return this.state === 'playing';
   }
 
   start(): void {
-    if (this.playing) return;
-    this.playing = true;
-    this.queueCycle();
+    if (this.state !== 'idle') return;
+    this.state = 'waiting';
+    this.startWhenQuiet();
   }
 
+  /** Stops the hold; a playing one is cleared from the far end at once. */
   stop(): void {
-    if (!this.playing) return;
-    this.playing = false;
-    if (this.timer !== null) this.clock.clearTimeout(this.timer);
-    this.timer = null;
-    this.sink.interrupt();
+    const wasPlaying = this.state === 'playing';
+    this.dispose();
+    if (wasPlaying) this.sink.interrupt();
   }
 
-  /** The call ended: forget the timer, send nothing. */
+  /** Forgets the hold without a `clear` (the caller's barge-in clears everything itself, or the call ended). */
   dispose(): void {
-    this.playing = false;
+    this.state = 'idle';
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.timer = null;
+  }
+
+  private startWhenQuiet(): void {
+    this.timer = null;
+    if (this.state !== 'waiting') return;
+    if (this.sink.isActive()) {
+      this.timer = this.clock.setTimeout(() => this.startWhenQuiet(), START_RECHECK_MS);
+      return;
+    }
+    this.state = 'playing';
+    this.queueCycle();
   }
 
   private queueCycle(): void {

@@ -58,6 +58,20 @@ export class CallAudioConversion {
     return this.transcoders !== null;
   }
 
+  /**
+   * A new session: its formats now (they are adopted), or null until its `ready` (caller audio is held meanwhile,
+   * never converted for the lost session's formats).
+   */
+  expect(formats: VoiceAgentFormats | null): void {
+    if (formats !== null) {
+      this.adopt(formats);
+      return;
+    }
+    this.dispose();
+    this.transcoders = null;
+    this.builtFor = null;
+  }
+
   /** Uses `formats` from now on; throws UnsupportedAudioFormatError (the old transcoders are kept then). */
   adopt(formats: VoiceAgentFormats): void {
     if (this.builtFor === formats) return;
