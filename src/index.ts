@@ -3,6 +3,7 @@
  */
 import dotenv from 'dotenv';
 import { loadAgentRoster } from './agents/load.js';
+import { checkProviderCredentials, providersUsed } from './agents/credentials.js';
 import { agentSecrets, describeRoster } from './agents/secrets.js';
 import type { AgentRoster } from './agents/types.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -28,15 +29,20 @@ function readConfigOrExit(): { config: Readonly<Config>; agents: AgentRoster } {
   dotenv.config({ quiet: true });
   const config = orExit(() => loadConfig());
   const agents = orExit(() => loadAgentRoster({ path: config.agentsFile, config }));
+  orExit(() => checkProviderCredentials(config, agents));
   return { config, agents };
 }
 
 /** The real API when a key is configured; otherwise (never in production) the embedded simulated server. */
-async function resolveUpstream(config: Readonly<Config>, logger: Logger): Promise<{ target: UpstreamTarget; close(): Promise<void> }> {
+async function resolveUpstream(config: Readonly<Config>, agents: AgentRoster, logger: Logger): Promise<{ target: UpstreamTarget; close(): Promise<void> }> {
   const { openai } = config;
-  if (openai.backend === 'openai' && openai.apiKey !== null) {
-    return { target: { url: openai.realtimeUrl, model: openai.model, apiKey: openai.apiKey, authMode: openai.authMode }, close: async () => {} };
+  // No agent uses OpenAI: nothing is started, and the target is never dialled.
+  const unused = !providersUsed(agents).has('openai');
+  if (unused || (openai.backend === 'openai' && openai.apiKey !== null)) {
+    return { target: { url: openai.realtimeUrl, model: openai.model, apiKey: openai.apiKey ?? '', authMode: openai.authMode }, close: async () => {} };
   }
+  // checkProviderCredentials refused this in production already; this guard keeps the simulator out regardless.
+  if (config.nodeEnv === 'production') throw new Error('no OpenAI key in production');
   // Loaded only when used: a production process never loads the simulator (nor its speech assets).
   const { startEmbeddedRealtimeBackend } = await import('./simulator/realtime/server.js');
   const backendKey = `sim-${process.pid}-${Date.now()}`;
@@ -50,8 +56,7 @@ async function resolveUpstream(config: Readonly<Config>, logger: Logger): Promis
 
 /** ElevenLabs when some agent uses it: the real API with a key (or a public agent), else the embedded simulated server. */
 async function resolveElevenLabs(config: Readonly<Config>, agents: AgentRoster, logger: Logger): Promise<{ target?: ElevenLabsTarget; close(): Promise<void> }> {
-  const used = agents.agents.some((agent) => agent.provider === 'elevenlabs' || agent.fallbackProvider === 'elevenlabs');
-  if (!used) return { close: async () => {} };
+  if (!providersUsed(agents).has('elevenlabs')) return { close: async () => {} };
   const { elevenlabs } = config;
   if (elevenlabs.backend === 'elevenlabs') {
     const apiBaseUrl = elevenlabs.apiUrl.replace(/\/$/, '');
@@ -60,6 +65,7 @@ async function resolveElevenLabs(config: Readonly<Config>, agents: AgentRoster, 
       close: async () => {},
     };
   }
+  if (config.nodeEnv === 'production') throw new Error('no ElevenLabs key in production');
   // Loaded only when used, like the simulated Realtime backend.
   const { startEmbeddedElevenLabsBackend, EMBEDDED_AGENT_ID } = await import('./simulator/elevenlabs/server.js');
   const backendKey = `sim-el-${process.pid}-${Date.now()}`;
@@ -74,7 +80,7 @@ async function resolveElevenLabs(config: Readonly<Config>, agents: AgentRoster, 
 async function main(): Promise<void> {
   const { config, agents } = readConfigOrExit();
   const logger = createLogger({ level: config.logLevel, secrets: [config.openai.apiKey, config.twilio.authToken, config.elevenlabs.apiKey, ...agentSecrets(agents)] });
-  const upstream = await resolveUpstream(config, logger);
+  const upstream = await resolveUpstream(config, agents, logger);
   const elevenlabs = await resolveElevenLabs(config, agents, logger);
   const server = await startServer({ config, logger, upstream: upstream.target, agents, ...(elevenlabs.target === undefined ? {} : { elevenlabs: elevenlabs.target }) });
   logger.info(

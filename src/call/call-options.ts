@@ -19,6 +19,11 @@ export interface CallSettings {
   markIntervalMs: number;
   /** Caller key presses go to the agent as one text message per burst, with one response. */
   forwardDtmf: boolean;
+  /**
+   * Instructions for the agent's first words; null = the caller speaks first. `greetingIsNote`: they are a note
+   * for a call that resumes (a failed transfer), said even by a provider that greets by itself.
+   */
+  greetingIsNote?: boolean;
   /** Instructions for the agent's first words; null = the caller speaks first. */
   greeting: string | null;
   /** New sessions to open when the provider session is lost mid-call (0 = apologise and end). */

@@ -33,7 +33,7 @@ import { TurnLatencyMeter } from './caller-audio-clock.js';
 import type { CallerChannel } from './channel.js';
 import { CallKeypad } from './dtmf.js';
 import { HoldPlayer } from './hold-sound.js';
-import { Playout } from './playout.js';
+import { heardOfSession, Playout } from './playout.js';
 import { CallAudioConversion } from './transcoding.js';
 
 export type { CallSummary, TokenUsage } from './call-summary.js';
@@ -205,7 +205,7 @@ export class Call {
         this.turnLatency.turnEnded(event.audioEndMs, this.clock.now());
         return;
       case 'transcript':
-        this.publish({ type: 'transcript', atMs: this.clock.now(), speaker: event.speaker, itemId: event.itemId, text: event.text, final: event.final });
+        this.publish({ ...event, atMs: this.clock.now() });
         return;
       case 'fault':
         this.onAgentFault(event.fault);
@@ -217,7 +217,7 @@ export class Call {
     const greeting = this.settings.greeting;
     if (this.greeted || this.state !== 'live' || greeting === null) return;
     this.greeted = true;
-    this.agent.requestResponse({ instructions: greeting, reason: 'greeting' });
+    this.agent.requestResponse({ instructions: greeting, reason: this.settings.greetingIsNote === true ? 'resume' : 'greeting' });
   }
 
   private publish(event: CallEvent): void {
@@ -291,11 +291,7 @@ export class Call {
     // No clear of its own: the one clear below drops the hold sound and the agent's words together.
     this.hold.dispose();
     const interrupted = this.playout.interrupt();
-    // The current session's items, in its own ids (the bridge's own items and a lost session's are not its to hear of).
-    const tag = this.sessionTag;
-    const heard = (interrupted?.heard ?? [])
-      .filter(({ responseId }) => responseId.startsWith(tag))
-      .map(({ responseId, itemId, heardMs }) => ({ responseId: responseId.slice(tag.length), itemId: itemId.slice(tag.length), heardMs }));
+    const heard = heardOfSession(interrupted, this.sessionTag);
     // Told even when nothing was playing yet: a response may be on its way, and it must not start talking now.
     this.agent.interrupt(heard);
     if (interrupted === null) return;
@@ -310,13 +306,9 @@ export class Call {
 
   private onAgentFault(fault: VoiceAgentFault): void {
     if (this.state !== 'live') return;
-    const recovery = recoveryFor({
-      fault: fault.kind,
-      agentSpoke: this.agentSpoke,
-      fallbackAvailable: this.options.fallback !== undefined && !this.fellBack,
-      redialsLeft: this.redialsLeft,
-      canRedial: this.options.redial !== undefined,
-    });
+    const { agentSpoke, redialsLeft } = this;
+    const fallbackAvailable = this.options.fallback !== undefined && !this.fellBack;
+    const recovery = recoveryFor({ fault: fault.kind, agentSpoke, fallbackAvailable, redialsLeft, canRedial: this.options.redial !== undefined });
     const logFields = { fault: fault.kind, code: fault.code, status: fault.status, detail: fault.message, provider: this.agent.provider, recovery };
     // The answer that was arriving will never be finished: let what came play out, ended cleanly.
     if (this.openItem !== null) this.finishItem(this.openItem.responseId, this.openItem.itemId);
@@ -333,19 +325,27 @@ export class Call {
       this.apologise();
       return;
     }
+    let next: VoiceAgentSession;
+    try {
+      next = recovery === 'fallback' ? this.options.fallback!() : this.options.redial!(this.agentSpoke);
+    } catch (error) {
+      this.logger.error({ err: error }, 'could not open a new session');
+      this.apologise();
+      return;
+    }
+    const from = this.agent.provider;
     this.retiredAgents.push(this.agent);
+    this.agent = next;
     this.responsesInFlight = 0;
     // A call whose agent has not spoken yet is greeted by the new session (the lost one's greeting never played).
     if (!this.agentSpoke) this.greeted = false;
     if (recovery === 'fallback') {
       this.fellBack = true;
-      this.agent = this.options.fallback!();
-      this.logger.warn({ from: logFields.provider, to: this.agent.provider }, 'provider failed to connect: the call goes to the fallback provider');
-      this.publish({ type: 'provider_fallback', atMs: this.clock.now(), from: logFields.provider, to: this.agent.provider, fault: fault.kind });
+      this.logger.warn({ from, to: next.provider }, 'provider failed to connect: the call goes to the fallback provider');
+      this.publish({ type: 'provider_fallback', atMs: this.clock.now(), from, to: next.provider, fault: fault.kind });
     } else {
       this.redialsLeft--;
       this.logger.warn({ redialsLeft: this.redialsLeft }, 're-dialling the upstream session');
-      this.agent = this.options.redial!(this.agentSpoke);
     }
     this.attachAgent(this.agent);
   }

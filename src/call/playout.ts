@@ -221,3 +221,13 @@ export class Playout {
     this.sink.sendMark(this.ledger.nameMark(mark));
   }
 }
+
+/**
+ * What the caller heard of one provider session's items, in that session's own ids: the call names out-queue items
+ * `<session tag><provider id>`; the bridge's own items (hold sound, apology) and a lost session's are left out.
+ */
+export function heardOfSession(interrupted: InterruptResult | null, tag: string): Array<{ responseId: string; itemId: string; heardMs: number }> {
+  return (interrupted?.heard ?? [])
+    .filter(({ responseId }) => responseId.startsWith(tag))
+    .map(({ responseId, itemId, heardMs }) => ({ responseId: responseId.slice(tag.length), itemId: itemId.slice(tag.length), heardMs }));
+}

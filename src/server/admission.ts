@@ -97,7 +97,7 @@ export class CallAdmission {
     if (!this.options.predial) return;
     const agent = this.agentOf(call);
     const logger = this.logger.child({ callSid: call.callSid });
-    this.predialPool.put(call.token, this.options.dialAgent({ agent, variables: variablesOf(call), logger }));
+    this.predialPool.put(call.token, this.options.dialAgent({ agent, variables: variablesOf(call), logger, continuing: call.resumeNote !== undefined }));
   }
 
   /**
@@ -146,7 +146,9 @@ export class CallAdmission {
     const variables = variablesOf(announced);
     // A re-dial opens the provider the call is on now (the fallback's, once it fell back).
     let provider = agentDefinition.provider;
-    const dial = (continuing = false) => this.options.dialAgent({ agent: agentDefinition, variables, logger: callLogger, provider, continuing });
+    // A resumed call (after a failed transfer) continues: no provider greets it again on its own.
+    const resumed = announced.resumeNote !== undefined;
+    const dial = (continuing = resumed) => this.options.dialAgent({ agent: agentDefinition, variables, logger: callLogger, provider, continuing });
     const fallbackProvider = agentDefinition.fallbackProvider;
     const agent = predialled ?? dial();
     const { config } = this.options;
@@ -167,6 +169,7 @@ export class CallAdmission {
         markIntervalMs: config.call.markIntervalMs,
         forwardDtmf: config.call.forwardDtmf,
         greeting: announced.resumeNote ?? agentDefinition.greeting,
+        greetingIsNote: announced.resumeNote !== undefined,
         redialAttempts: config.openai.redialAttempts,
       },
       clock: this.options.clock,
@@ -179,7 +182,7 @@ export class CallAdmission {
       limits: callLimitsFor(agentDefinition),
       holdSoundAfterMs: agentDefinition.holdSoundAfterMs,
       predialled: predialled !== null,
-      redial: (continuing) => dial(continuing),
+      redial: (continuing) => dial(continuing || resumed),
       ...(fallbackProvider === null
         ? {}
         : {

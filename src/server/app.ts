@@ -133,7 +133,14 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       void recorder?.close();
       return;
     }
-    admission.acceptStream(stream, () => void recorder?.close());
+    try {
+      admission.acceptStream(stream, () => void recorder?.close());
+    } catch (error) {
+      // A dial that throws (a configuration the start-up checks did not catch) ends this stream, not the process.
+      logger.error({ err: error, callSid: stream.start.callSid }, 'could not start the call');
+      stream.close(1011, 'internal error');
+      void recorder?.close();
+    }
   }
 
   await new Promise<void>((resolve, reject) => {

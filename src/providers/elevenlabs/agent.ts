@@ -148,8 +148,17 @@ export class ElevenLabsVoiceAgent implements VoiceAgentSession {
    * now" message, so any other request becomes `user_activity` (the caller is there), and the agent's own
    * turn-taking decides; it never puts a second response in flight.
    */
+  /**
+   * ElevenLabs decides when to speak. Its own first message is the greeting (the greeting request is a no-op). A
+   * request with instructions (a silence check-in, a goodbye, a failed transfer's note) goes as a `user_message` the
+   * agent answers; one without (after DTMF text) only nudges it with `user_activity`.
+   */
   requestResponse(request: ResponseRequest): void {
     if (request.reason === 'greeting') return;
+    if (request.instructions !== undefined) {
+      this.connection.send({ type: 'user_message', text: `(${request.instructions})` });
+      return;
+    }
     this.logger.debug({ reason: request.reason }, 'elevenlabs decides responses itself: sending user_activity');
     this.connection.send({ type: 'user_activity' });
   }
