@@ -146,6 +146,14 @@ class EnvReader {
     return this.raw(name) ?? null;
   }
 
+  /** A credential: printable, no spaces or line breaks (they would break the header it goes in). Never echoed. */
+  secret(name: string): string | null {
+    const value = this.raw(name);
+    if (value === undefined) return null;
+    if (!/^[\x21-\x7e]+$/.test(value)) throw new ConfigError(`${name} must be printable text without spaces or line breaks`);
+    return value;
+  }
+
   oneOf<T extends readonly string[]>(name: string, allowed: T, fallback: T[number]): T[number] {
     const value = this.raw(name);
     if (value === undefined) return fallback;
@@ -240,13 +248,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   const production = nodeEnv === 'production';
   const port = reader.integer('PORT', 8080, 0, 65_535);
 
-  const apiKey = reader.optional('OPENAI_API_KEY');
-  const authToken = reader.optional('TWILIO_AUTH_TOKEN');
+  const apiKey = reader.secret('OPENAI_API_KEY');
+  const authToken = reader.secret('TWILIO_AUTH_TOKEN');
   const publicBaseUrl = readPublicBaseUrl(reader);
   const provider = reader.oneOf('VOICE_PROVIDER', VOICE_PROVIDERS, 'openai');
   const fallback = reader.raw('VOICE_PROVIDER_FALLBACK') === undefined ? null : reader.oneOf('VOICE_PROVIDER_FALLBACK', VOICE_PROVIDERS, 'openai');
   if (fallback === provider) throw new ConfigError(`VOICE_PROVIDER_FALLBACK must differ from VOICE_PROVIDER (both "${provider}")`);
-  const elevenLabsKey = reader.optional('ELEVENLABS_API_KEY');
+  const elevenLabsKey = reader.secret('ELEVENLABS_API_KEY');
   const elevenLabsAgentId = reader.optional('ELEVENLABS_AGENT_ID');
   const elevenLabsPublic = reader.boolean('ELEVENLABS_AGENT_PUBLIC', false);
   if (production && (provider === 'elevenlabs' || fallback === 'elevenlabs')) {

@@ -37,3 +37,18 @@ describe('provider credentials in production', () => {
     );
   });
 });
+
+describe('agent file: the fallback provider', () => {
+  it('must differ from the provider (the file names the agent)', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { loadAgentRoster } = await import('../src/agents/load.js');
+    const dir = mkdtempSync(join(tmpdir(), 'cb-agents-'));
+    const path = join(dir, 'agents.yaml');
+    writeFileSync(path, 'agents:\n  - name: desk\n    default: true\n    instructions: Help.\n    provider: openai\n    fallbackProvider: openai\n');
+    expect(() => loadAgentRoster({ path, config: loadConfig({ NODE_ENV: 'test' }), env: {} })).toThrow(
+      new ConfigError('AGENTS_FILE agents[0].fallbackProvider: must differ from the agent\'s provider ("openai")'),
+    );
+  });
+});

@@ -52,7 +52,7 @@ export function loadAgentRoster(options: LoadAgentRosterOptions): AgentRoster {
   return { agents, defaultAgent: agents.find((agent) => agent.isDefault) ?? null, source: 'file' };
 }
 
-/** Rules across agents: unique names, each number answered by one agent, at most one default agent. */
+/** Rules across agents (unique names, each number answered by one agent, one default) and a fallback that differs. */
 function rosterProblems(agents: readonly AgentDefinition[]): { path: (string | number)[]; message: string }[] {
   const problems: { path: (string | number)[]; message: string }[] = [];
   const owners = new Map<string, number>();
@@ -69,6 +69,9 @@ function rosterProblems(agents: readonly AgentDefinition[]): { path: (string | n
         problems.push({ path: ['agents', index, 'numbers', position], message });
       }
     });
+    if (agent.fallbackProvider !== null && agent.fallbackProvider === agent.provider) {
+      problems.push({ path: ['agents', index, 'fallbackProvider'], message: `must differ from the agent's provider ("${agent.provider}")` });
+    }
     if (agent.isDefault && defaultAgent !== null) {
       problems.push({ path: ['agents', index, 'default'], message: `only one agent may be the default (agent "${defaultAgent.name}" already is)` });
     } else if (agent.isDefault) defaultAgent = agent;

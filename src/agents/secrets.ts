@@ -7,7 +7,12 @@ import type { AgentRoster, HeaderValue } from './types.js';
 export function agentSecrets(roster: AgentRoster): string[] {
   const secrets = new Set<string>();
   const fromHeaders = (headers: Readonly<Record<string, HeaderValue>>): void => {
-    for (const header of Object.values(headers)) if (header.secret) secrets.add(header.value);
+    for (const header of Object.values(headers)) {
+      if (!header.secret) continue;
+      secrets.add(header.value);
+      // `Bearer ${TOKEN}`: an error quoting only the token must be caught too.
+      for (const part of header.value.split(/\s+/)) if (part.length >= 8) secrets.add(part);
+    }
   };
   for (const agent of roster.agents) {
     if (agent.toolSigningSecret !== null) secrets.add(agent.toolSigningSecret);

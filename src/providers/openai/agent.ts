@@ -29,6 +29,7 @@ import type {
 import type { RealtimeConnection } from './connection-types.js';
 import type { RealtimeServerEvent, ResponseDoneEvent } from './events.js';
 import { ResponseGate } from './response-gate.js';
+import { BoundedMap } from './wire.js';
 import { REALTIME_PCM_RATE_HZ } from './session-config.js';
 
 /** Items of this session remembered for truncation (the audio of older ones has long been played). */
@@ -65,6 +66,8 @@ export class OpenAiVoiceAgent implements VoiceAgentSession {
   private readyEmitted = false;
   private readonly counters = { lateAudioDropped: 0, truncates: 0 };
   private approvals = 0;
+  /** The response each MCP call runs in (to know whether the caller interrupted it). */
+  private readonly mcpCallResponses = new BoundedMap<string, string>(64);
 
   constructor(options: OpenAiVoiceAgentOptions) {
     this.connection = options.connection;
@@ -193,6 +196,9 @@ export class OpenAiVoiceAgent implements VoiceAgentSession {
       case 'response.output_audio_transcript.done':
         this.emit({ type: 'transcript', speaker: 'agent', itemId: event.item_id, text: event.transcript, final: true });
         return;
+      case 'response.output_item.added':
+        if (event.item.type === 'mcp_call' && event.item.id !== undefined) this.mcpCallResponses.set(event.item.id, event.response_id);
+        return;
       case 'conversation.item.done':
         this.onItemDone(event.item);
         return;
@@ -207,7 +213,10 @@ export class OpenAiVoiceAgent implements VoiceAgentSession {
   private onItemDone(item: Extract<RealtimeServerEvent, { type: 'conversation.item.done' }>['item']): void {
     if (item.type === 'mcp_call') {
       this.logger.info({ serverLabel: item.server_label, tool: item.name, ok: item.error === null || item.error === undefined }, 'MCP tool called by the model');
-      this.gate.requestCreate({ reason: 'mcp_call' });
+      // The result of a call in a response the caller interrupted is not spoken: the caller's new turn is answered.
+      const responseId = this.mcpCallResponses.get(item.id);
+      this.mcpCallResponses.delete(item.id);
+      if (responseId === undefined || !this.gate.isStale(responseId)) this.gate.requestCreate({ reason: 'mcp_call' });
       return;
     }
     if (item.type === 'mcp_approval_request') {
