@@ -259,6 +259,35 @@ describe('commands', () => {
     ]);
   });
 
+  it('a request with instructions (a check-in, a goodbye, a failed transfer\'s note) is a user message the agent answers', async () => {
+    const { session } = await ready();
+    session.requestResponse({ instructions: 'The caller has been silent. Ask if they are still there.', reason: 'silence check-in' });
+    await server.waitForMessages(2);
+    expect(server.messages[1]).toEqual({ type: 'user_message', text: '(The caller has been silent. Ask if they are still there.)' });
+  });
+
+  it('a conversation that continues a call (re-dial) skips its automatic first message until the caller speaks', async () => {
+    const dialer = createElevenLabsDialer({ apiKey: API_KEY, agentId: 'agent_1', public: false, apiBaseUrl: server.apiBaseUrl, wsBaseUrl: server.wsBaseUrl, clock, connectTimeoutMs: 5_000 });
+    const session = dialer({ dynamicVariables: {}, logger, continuing: true });
+    sessions.push(session);
+    const events: VoiceAgentEvent[] = [];
+    session.listen((event) => void events.push(event));
+    await server.waitForMessages(1);
+    server.sendMetadata();
+    await vi.waitFor(() => expect(events.map((event) => event.type)).toContain('ready'));
+    await serverSays(agentResponse(1, 'Hello again!'), audio(1, bytes(1)), audio(1, bytes(2)));
+    expect(summary(events)).toEqual(['ready']);
+    await serverSays(userTranscript(2, 'Are you there?'), agentResponse(3, 'Yes, I am.'), audio(3, bytes(3)));
+    expect(summary(events)).toEqual([
+      'ready',
+      'caller_turn_ended:el_user_2',
+      'transcript:el_user_2',
+      'transcript:el_3',
+      'response_started:el_3',
+      'agent_audio:el_3',
+    ]);
+  });
+
   it('dtmfAs contextual_update sends typed text as background context', async () => {
     const { session } = await ready({ dtmfAs: 'contextual_update' });
     session.sendUserText('The caller pressed 2');
