@@ -175,3 +175,28 @@ export function shutDownSocket(socket: WebSocket, clock: Clock, timeoutMs: numbe
   if (socket.readyState === WebSocket.CLOSED || pendingTimer !== null) return pendingTimer;
   return clock.setTimeout(() => socket.terminate(), timeoutMs);
 }
+
+/** How much of a bad frame a parse error quotes (enough to recognise it, never a whole audio payload). */
+export const DETAIL_EXCERPT_CHARS = 80;
+
+/** `text` cut for a log line. */
+export function excerpt(text: string): string {
+  return text.length <= DETAIL_EXCERPT_CHARS ? text : `${text.slice(0, DETAIL_EXCERPT_CHARS)}…(${text.length} chars)`;
+}
+
+/** One `JSON.parse` of a text frame that must hold a JSON object. Never throws. */
+export function parseJsonObject(
+  text: string,
+): { ok: true; value: Record<string, unknown> } | { ok: false; code: 'INVALID_JSON' | 'NOT_AN_OBJECT'; detail: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return { ok: false, code: 'INVALID_JSON', detail: `${reason}: ${excerpt(text)}` };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { ok: false, code: 'NOT_AN_OBJECT', detail: `got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}` };
+  }
+  return { ok: true, value: value as Record<string, unknown> };
+}

@@ -3,7 +3,10 @@
  * with a plain HTTP answer (the handshake never happens), as the real services do.
  */
 import { Buffer } from 'node:buffer';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { WebSocket, WebSocketServer } from 'ws';
 
 /**
  * Things that arrive in order (sessions, conversations), each awaitable by its index before it exists. It keeps no
@@ -43,4 +46,26 @@ export function rejectUpgrade(socket: Duplex, status: number, body: object): voi
       'Connection: close\r\n\r\n' +
       text,
   );
+}
+
+/** Ends every live socket at once (a simulated server has no goodbyes to wait for), then both servers. */
+export async function closeSimulatedServer(sockets: Iterable<WebSocket>, wss: WebSocketServer, httpServer: Server): Promise<void> {
+  for (const socket of sockets) socket.terminate();
+  await new Promise<void>((resolve) => wss.close(() => resolve()));
+  httpServer.closeAllConnections();
+  await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+}
+
+/** Listens on `host:port` (default 127.0.0.1, any free port) and returns `host:port` as a URL authority. */
+export async function listenLocally(httpServer: Server, options: { host?: string; port?: number }): Promise<{ port: number; authority: string }> {
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(options.port ?? 0, host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  return { port, authority: `${host.includes(':') ? `[${host}]` : host}:${port}` };
 }

@@ -3,6 +3,7 @@
  * records every server event, so tests assert on exactly what a bridge would see. Plus audio helpers for the
  * agent's formats and a per-test server fixture.
  */
+import { ProbeWaiters } from './probe-waiters.js';
 import { afterEach } from 'vitest';
 import WebSocket from 'ws';
 import { decodeMulaw, encodeMulaw } from '../../src/audio/mulaw.js';
@@ -26,17 +27,17 @@ export const EL_API_KEY = 'xi-test-simulated-key-123456';
 export class RawConvaiClient {
   readonly events: ElevenLabsServerEvent[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
-  private readonly listeners = new Set<() => void>();
+  private readonly waiters = new ProbeWaiters();
 
   private constructor(readonly socket: WebSocket) {
     socket.on('message', (data) => {
       this.events.push(JSON.parse(String(data)) as ElevenLabsServerEvent);
-      for (const listener of [...this.listeners]) listener();
+      this.waiters.notify();
     });
     this.closed = new Promise((resolve) => {
       socket.on('close', (code, reason) => {
         resolve({ code, reason: reason.toString('utf8') });
-        for (const listener of [...this.listeners]) listener();
+        this.waiters.notify();
       });
     });
   }
@@ -110,22 +111,7 @@ export class RawConvaiClient {
   }
 
   waitUntil<T>(probe: () => T | undefined, what: string, timeoutMs = 5_000): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const value = probe();
-        if (value !== undefined) {
-          this.listeners.delete(check);
-          clearTimeout(timer);
-          resolve(value);
-        }
-      };
-      const timer = setTimeout(() => {
-        this.listeners.delete(check);
-        reject(new Error(`timed out waiting for ${what}; got ${this.timeline().join(', ')}`));
-      }, timeoutMs);
-      this.listeners.add(check);
-      check();
-    });
+    return this.waiters.waitUntil(probe, what, () => this.timeline().join(', '), timeoutMs);
   }
 
   close(): void {

@@ -2,6 +2,7 @@
  * A bridge-less raw WebSocket client for the simulated OpenAI Realtime server: it sends GA client events and records
  * every server event, so tests assert on exactly what a bridge would see.
  */
+import { ProbeWaiters } from './probe-waiters.js';
 import type { RealtimeClientEvent, RealtimeServerEvent } from 'openai/resources/realtime/realtime';
 import { afterEach } from 'vitest';
 import WebSocket from 'ws';
@@ -17,17 +18,17 @@ import { concatInt16, sineInt16 } from './signal.js';
 export class RawRealtimeClient {
   readonly events: RealtimeServerEvent[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
-  private readonly listeners = new Set<() => void>();
+  private readonly waiters = new ProbeWaiters();
 
   private constructor(private readonly socket: WebSocket) {
     socket.on('message', (data) => {
       this.events.push(JSON.parse(String(data)) as RealtimeServerEvent);
-      for (const listener of [...this.listeners]) listener();
+      this.waiters.notify();
     });
     this.closed = new Promise((resolve) => {
       socket.on('close', (code, reason) => {
         resolve({ code, reason: reason.toString('utf8') });
-        for (const listener of [...this.listeners]) listener();
+        this.waiters.notify();
       });
     });
   }
@@ -68,22 +69,7 @@ export class RawRealtimeClient {
   }
 
   waitUntil<T>(probe: () => T | undefined, what: string, timeoutMs = 5_000): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const value = probe();
-        if (value !== undefined) {
-          this.listeners.delete(check);
-          clearTimeout(timer);
-          resolve(value);
-        }
-      };
-      const timer = setTimeout(() => {
-        this.listeners.delete(check);
-        reject(new Error(`timed out waiting for ${what}; got ${this.types.join(', ')}`));
-      }, timeoutMs);
-      this.listeners.add(check);
-      check();
-    });
+    return this.waiters.waitUntil(probe, what, () => this.types.join(', '), timeoutMs);
   }
 
   close(): void {

@@ -7,6 +7,7 @@
  * `user_transcript_event` is accepted too). The parser flattens each into one small typed object, so the rest of the
  * provider never reads the nested wire shape.
  */
+import { DETAIL_EXCERPT_CHARS, parseJsonObject } from '../../net/socket-plumbing.js';
 import type { AudioFormat, VoiceAgentFormats } from '../../voice/port.js';
 
 // ---- client → server -------------------------------------------------------------------------------------------
@@ -102,20 +103,13 @@ export type ElevenLabsParseResult =
   /** `detail` is short and log-safe; for UNKNOWN_TYPE it is the type itself (to log once per type). */
   | { ok: false; code: ElevenLabsParseErrorCode; detail: string };
 
-const DETAIL_EXCERPT_CHARS = 80;
-
 type Fields = Record<string, unknown>;
 
 /** Parses one server text frame. Never throws. Only the fields this provider uses are checked. */
 export function parseServerMessage(text: string): ElevenLabsParseResult {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    return { ok: false, code: 'INVALID_JSON', detail: `${reason}: ${excerpt(text)}` };
-  }
-  if (!isObject(value)) return { ok: false, code: 'NOT_AN_OBJECT', detail: `got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}` };
+  const parsed = parseJsonObject(text);
+  if (!parsed.ok) return parsed;
+  const { value } = parsed;
   const fields: Fields = value;
   const type = fields['type'];
   if (typeof type !== 'string' || type === '') return { ok: false, code: 'MISSING_TYPE', detail: `type is ${type === '' ? 'empty' : typeof type}` };
@@ -202,10 +196,6 @@ function isObject(value: unknown): value is Fields {
 function eventIdOf(value: unknown): number | null {
   const id = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   return typeof id === 'number' && Number.isSafeInteger(id) ? id : null;
-}
-
-function excerpt(text: string): string {
-  return text.length <= DETAIL_EXCERPT_CHARS ? text : `${text.slice(0, DETAIL_EXCERPT_CHARS)}…(${text.length} chars)`;
 }
 
 // ---- audio formats ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
  * read against the published contract. Only types are imported: the SDK's own client always dials `wss:` and cannot
  * point at a simulator or Azure, so the socket is plain `ws` (see client.ts).
  */
+import { DETAIL_EXCERPT_CHARS, parseJsonObject } from '../../net/socket-plumbing.js';
 import type {
   RealtimeAudioFormats,
   RealtimeClientEvent,
@@ -127,37 +128,23 @@ export type ParseResult =
       detail: string;
     };
 
-/** Longest excerpt of an unparseable message quoted in `detail`, in characters. */
-const DETAIL_EXCERPT_CHARS = 80;
-
 /**
  * Parses one server text frame. Never throws. Exactly one `JSON.parse` and no deep validation: audio deltas carry
  * tens of kilobytes of base64 many times a second, and the field shapes are the SDK's contract, not ours to re-check.
  * Only the envelope is verified (an object with a known string `type`), so a caller can skip and log anything else.
  */
 export function parseServerEvent(text: string): ParseResult {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    return { ok: false, code: 'INVALID_JSON', detail: `${reason}: ${excerpt(text)}` };
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return { ok: false, code: 'NOT_AN_OBJECT', detail: `got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}` };
-  }
-  const type = (value as { type?: unknown }).type;
+  const parsed = parseJsonObject(text);
+  if (!parsed.ok) return parsed;
+  const { value } = parsed;
+  const type = value['type'];
   if (typeof type !== 'string' || type === '') {
     return { ok: false, code: 'MISSING_TYPE', detail: `type is ${type === '' ? 'empty' : typeof type}` };
   }
   if (!isKnownServerEventType(type)) {
     return { ok: false, code: 'UNKNOWN_EVENT', detail: type.slice(0, DETAIL_EXCERPT_CHARS) };
   }
-  return { ok: true, event: value as RealtimeServerEvent };
-}
-
-function excerpt(text: string): string {
-  return text.length <= DETAIL_EXCERPT_CHARS ? text : `${text.slice(0, DETAIL_EXCERPT_CHARS)}…(${text.length} chars)`;
+  return { ok: true, event: value as unknown as RealtimeServerEvent };
 }
 
 /** True for the session flavour this project uses (the union also admits transcription-only sessions). */

@@ -8,9 +8,8 @@
  * The subprotocol `convai` is agreed when offered. Each accepted connection becomes a `SimulatedConversation`
  * (conversation.ts) that speaks the protocol and records everything.
  */
-import { IndexedArrivals, rejectUpgrade } from '../plumbing.js';
+import { closeSimulatedServer, IndexedArrivals, listenLocally, rejectUpgrade } from '../plumbing.js';
 import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { systemClock, type Clock } from '../../clock.js';
@@ -122,10 +121,7 @@ export async function startSimulatedElevenLabsServer(options: SimulatedElevenLab
     },
     async close() {
       closing = true;
-      for (const socket of sockets) socket.terminate();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-      httpServer.closeAllConnections();
-      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      await closeSimulatedServer(sockets, wss, httpServer);
     },
   };
 
@@ -184,16 +180,7 @@ export async function startSimulatedElevenLabsServer(options: SimulatedElevenLab
     wss.handleUpgrade(request, socket, head, (ws) => onConnection(ws, config, signed));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      httpServer.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (httpServer.address() as AddressInfo).port;
-  const host = options.host ?? '127.0.0.1';
-  const authority = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const { port, authority } = await listenLocally(httpServer, options);
   Object.assign(server, { port, url: `http://${authority}`, wsUrl: `ws://${authority}${CONVERSATION_PATH}` });
   logger.debug({ port }, 'simulated elevenlabs server listening');
   return server;

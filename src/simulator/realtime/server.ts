@@ -6,9 +6,8 @@
  * connection becomes a `SimulatedSession` (see session.ts) that speaks the GA protocol and records everything.
  */
 import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { IndexedArrivals, rejectUpgrade } from '../plumbing.js';
+import { closeSimulatedServer, IndexedArrivals, listenLocally, rejectUpgrade } from '../plumbing.js';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { systemClock, type Clock, type TimerHandle } from '../../clock.js';
 import { silentLogger, type Logger } from '../../logger.js';
@@ -139,10 +138,7 @@ export async function startSimulatedRealtimeServer(options: SimulatedRealtimeSer
       closing = true;
       for (const handle of pendingHandshakes) clock.clearTimeout(handle);
       pendingHandshakes.clear();
-      for (const socket of sockets) socket.terminate();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-      httpServer.closeAllConnections();
-      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      await closeSimulatedServer(sockets, wss, httpServer);
     },
   };
 
@@ -221,16 +217,8 @@ export async function startSimulatedRealtimeServer(options: SimulatedRealtimeSer
     pendingHandshakes.add(handle);
   });
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      httpServer.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (httpServer.address() as AddressInfo).port;
-  const host = options.host ?? '127.0.0.1';
-  Object.assign(server, { port, url: `ws://${host.includes(':') ? `[${host}]` : host}:${port}/v1/realtime` });
+  const { port, authority } = await listenLocally(httpServer, options);
+  Object.assign(server, { port, url: `ws://${authority}/v1/realtime` });
   logger.debug({ port }, 'simulated realtime server listening');
   return server;
 }
