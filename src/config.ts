@@ -3,7 +3,11 @@
  * `ConfigError` whose message is one line naming the variable and what is wrong (the entry point prints it and exits
  * without a stack trace).
  */
-import { z } from 'zod';
+import { EnvReader, type Env } from './config-reader.js';
+import { ConfigError } from './config-error.js';
+import { parsePriceTable, type PriceTable } from './records/pricing.js';
+
+export { ConfigError } from './config-error.js';
 
 export const VOICES = ['alloy', 'ash', 'ballad', 'coral', 'echo', 'sage', 'shimmer', 'verse', 'marin', 'cedar'] as const;
 export type Voice = (typeof VOICES)[number];
@@ -84,6 +88,14 @@ export interface Config {
   twilio: {
     /** Null only outside production: signatures are then not checked (a loud warning is logged). */
     authToken: string | null;
+    /** REST API (outbound calls): the account, and either the auth token or an API key pair. */
+    accountSid: string | null;
+    apiKeySid: string | null;
+    apiKeySecret: string | null;
+    /** Caller ID of outbound calls (E.164); null = no outbound calls. */
+    fromNumber: string | null;
+    /** REST origin (the simulated Twilio REST server in development and tests). */
+    apiUrl: string;
     /** Optional `<Say>` before the stream connects; null = none. */
     preludeSay: string | null;
   };
@@ -107,6 +119,36 @@ export interface Config {
     /** Re-dial attempts when the upstream is lost mid-call (0 = apologise and end the stream). */
     redialAttempts: number;
   };
+  records: {
+    /** False (RECORDS=off): no database, no records API, no recordings. */
+    enabled: boolean;
+    /** Embedded database (PGlite) directory, used when databaseUrl is null. */
+    dataDir: string;
+    /** PostgreSQL (several instances share it); null = embedded. A credential: never logged. */
+    databaseUrl: string | null;
+    recordingsDir: string;
+    /** Default of the agents' `recording` (the agent file overrides it per agent). */
+    recordCalls: boolean;
+    /** Recordings older than this are deleted; 0 = kept forever. */
+    recordingRetentionDays: number;
+    prices: PriceTable;
+    /** Finished records held in memory while the database is unreachable; beyond it the oldest are dropped (counted). */
+    maxBuffered: number;
+  };
+  api: {
+    /** Bearer key of /api (records, outbound calls); null = the API is off. */
+    key: string | null;
+  };
+  outbound: {
+    maxConcurrent: number;
+    /** Calls started per second at most (Twilio's default CPS is 1); beyond it calls wait in a queue. */
+    callsPerSecond: number;
+    maxQueued: number;
+    /** How long the callee's phone rings before no-answer, seconds. */
+    ringTimeoutS: number;
+    /** Destination prefixes the environment's agent may call (an agent file sets them per agent). */
+    allowedPrefixes: readonly string[];
+  };
   call: {
     /** Max audio buffered at Twilio ahead of real-time playback. */
     playbackLeadMs: number;
@@ -117,95 +159,11 @@ export interface Config {
   };
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
 
 export const DEFAULT_INSTRUCTIONS =
   'You are a friendly, concise voice assistant on a phone call. Speak naturally, keep answers short, and ask one question at a time.';
+export const DEFAULT_TRANSCRIPTION_MODEL = 'gpt-4o-mini-transcribe';
 export const DEFAULT_GREETING = 'Greet the caller in one short sentence and ask how you can help.';
-
-type Env = Record<string, string | undefined>;
-
-const BOOLEAN_WORDS: Record<string, boolean> = { true: true, '1': true, yes: true, on: true, false: false, '0': false, no: false, off: false };
-
-/** Each reader returns the value or throws ConfigError naming the variable. Empty strings count as unset. */
-class EnvReader {
-  constructor(private readonly env: Env) {}
-
-  raw(name: string): string | undefined {
-    const value = this.env[name]?.trim();
-    return value === undefined || value === '' ? undefined : value;
-  }
-
-  string(name: string, fallback: string): string {
-    return this.raw(name) ?? fallback;
-  }
-
-  optional(name: string): string | null {
-    return this.raw(name) ?? null;
-  }
-
-  /** A credential: printable, no spaces or line breaks (they would break the header it goes in). Never echoed. */
-  secret(name: string): string | null {
-    const value = this.raw(name);
-    if (value === undefined) return null;
-    if (!/^[\x21-\x7e]+$/.test(value)) throw new ConfigError(`${name} must be printable text without spaces or line breaks`);
-    return value;
-  }
-
-  oneOf<T extends readonly string[]>(name: string, allowed: T, fallback: T[number]): T[number] {
-    const value = this.raw(name);
-    if (value === undefined) return fallback;
-    if (!(allowed as readonly string[]).includes(value)) {
-      throw new ConfigError(`${name} must be one of ${allowed.join(', ')} (got "${value}")`);
-    }
-    return value;
-  }
-
-  integer(name: string, fallback: number, min: number, max: number): number {
-    const value = this.raw(name);
-    if (value === undefined) return fallback;
-    const parsed = z.coerce.number().int().min(min).max(max).safeParse(value);
-    if (!/^-?\d+$/.test(value) || !parsed.success) {
-      throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got "${value}")`);
-    }
-    return parsed.data;
-  }
-
-  number(name: string, fallback: number, min: number, max: number): number {
-    const value = this.raw(name);
-    if (value === undefined) return fallback;
-    const parsed = z.coerce.number().min(min).max(max).safeParse(value);
-    if (!parsed.success || !Number.isFinite(parsed.data)) {
-      throw new ConfigError(`${name} must be a number from ${min} to ${max} (got "${value}")`);
-    }
-    return parsed.data;
-  }
-
-  boolean(name: string, fallback: boolean): boolean {
-    const value = this.raw(name);
-    if (value === undefined) return fallback;
-    const parsed = BOOLEAN_WORDS[value.toLowerCase()];
-    if (parsed === undefined) throw new ConfigError(`${name} must be true or false (got "${value}")`);
-    return parsed;
-  }
-
-  url(name: string, fallback: string | undefined, protocols: readonly string[]): string | undefined {
-    const value = this.raw(name) ?? fallback;
-    if (value === undefined) return undefined;
-    let parsed: URL;
-    try {
-      parsed = new URL(value);
-    } catch {
-      throw new ConfigError(`${name} must be a URL like ${protocols[0]}//host (got "${value}")`);
-    }
-    if (!protocols.includes(parsed.protocol)) {
-      throw new ConfigError(`${name} must use ${protocols.join(' or ')} (got "${value}")`);
-    }
-    return value;
-  }
-}
 
 function readPublicBaseUrl(reader: EnvReader): string | undefined {
   const value = reader.url('PUBLIC_BASE_URL', undefined, ['https:', 'http:']);
@@ -262,6 +220,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     if (elevenLabsKey === null && !elevenLabsPublic) throw new ConfigError('ELEVENLABS_API_KEY is required when NODE_ENV=production and the ElevenLabs agent is not public');
   }
 
+  const twilioKeySid = reader.raw('TWILIO_API_KEY_SID');
+  if ((twilioKeySid === undefined) !== (reader.raw('TWILIO_API_KEY_SECRET') === undefined)) {
+    throw new ConfigError('TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET must be set together');
+  }
   if (production) {
     for (const [name, value] of [
       ['OPENAI_API_KEY', provider === 'openai' || fallback === 'openai' ? apiKey : 'not used'],
@@ -278,6 +240,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   const realtimeUrl = reader.url('OPENAI_REALTIME_URL', 'wss://api.openai.com/v1/realtime', ['wss:', 'ws:'])!;
   const defaultAuthMode = new URL(realtimeUrl).hostname.endsWith('.azure.com') ? 'api-key' : 'bearer';
   const greeting = env['AGENT_GREETING'] === undefined ? DEFAULT_GREETING : reader.optional('AGENT_GREETING');
+  const recordsEnabled = reader.boolean('RECORDS', true);
+  // Records want the caller's words: transcription is on by default while records are (`off` turns it off).
+  const transcription = reader.string('INPUT_TRANSCRIPTION_MODEL', recordsEnabled ? DEFAULT_TRANSCRIPTION_MODEL : 'off');
 
   const config: Config = {
     nodeEnv,
@@ -308,6 +273,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     twilio: {
       authToken,
       preludeSay: reader.optional('TWIML_PRELUDE_SAY'),
+      accountSid: reader.pattern('TWILIO_ACCOUNT_SID', /^AC[0-9a-f]{32}$/, 'AC followed by 32 hex digits'),
+      apiKeySid: reader.pattern('TWILIO_API_KEY_SID', /^SK[0-9a-f]{32}$/, 'SK followed by 32 hex digits'),
+      apiKeySecret: reader.secret('TWILIO_API_KEY_SECRET'),
+      fromNumber: reader.pattern('TWILIO_FROM_NUMBER', /^\+[1-9]\d{6,14}$/, 'an E.164 number like +14155550100'),
+      apiUrl: reader.url('TWILIO_API_URL', 'https://api.twilio.com', ['https:', 'http:'])!.replace(/\/$/, ''),
     },
     openai: {
       backend: apiKey === null ? 'simulated' : 'openai',
@@ -320,10 +290,28 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       instructions: reader.string('AGENT_INSTRUCTIONS', DEFAULT_INSTRUCTIONS),
       greeting,
       turnDetection: readTurnDetection(reader),
-      transcriptionModel: reader.optional('INPUT_TRANSCRIPTION_MODEL'),
+      transcriptionModel: transcription === 'off' ? null : transcription,
       noiseReduction: reader.oneOf('NOISE_REDUCTION', NOISE_REDUCTION_TYPES, 'near_field'),
       predialTimeoutMs: reader.integer('PREDIAL_TIMEOUT_MS', 5_000, 100, 60_000),
       redialAttempts: reader.integer('UPSTREAM_REDIAL_ATTEMPTS', 0, 0, 5),
+    },
+    records: {
+      enabled: recordsEnabled,
+      dataDir: reader.string('DATA_DIR', './data'),
+      databaseUrl: reader.url('DATABASE_URL', undefined, ['postgres:', 'postgresql:']) ?? null,
+      recordingsDir: reader.string('RECORDINGS_DIR', './data/recordings'),
+      recordCalls: reader.boolean('RECORD_CALLS', false),
+      recordingRetentionDays: reader.integer('RECORDING_RETENTION_DAYS', 30, 0, 36_500),
+      prices: reader.parsed('PRICE_TABLE', parsePriceTable, () => parsePriceTable('{}')),
+      maxBuffered: reader.integer('RECORDS_MAX_BUFFERED', 10_000, 10, 1_000_000),
+    },
+    api: { key: reader.secret('CALLBRIDGE_API_KEY') },
+    outbound: {
+      maxConcurrent: reader.integer('OUTBOUND_MAX_CONCURRENT', 10, 1, 10_000),
+      callsPerSecond: reader.number('OUTBOUND_CALLS_PER_SECOND', 1, 0.01, 1_000),
+      maxQueued: reader.integer('OUTBOUND_MAX_QUEUED', 100, 0, 100_000),
+      ringTimeoutS: reader.integer('OUTBOUND_RING_TIMEOUT_S', 30, 5, 600),
+      allowedPrefixes: reader.list('OUTBOUND_ALLOWED_PREFIXES', /^\+\d{1,15}$/, 'a + and digits, like +1555'),
     },
     call: {
       playbackLeadMs: reader.integer('PLAYBACK_LEAD_MS', 200, 40, 5_000),

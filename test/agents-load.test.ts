@@ -62,6 +62,8 @@ function minimalAgent(overrides: Partial<AgentDefinition>): AgentDefinition {
     transferTimeoutS: 30,
     toolSigningSecret: null,
     limits: { maxCallDurationS: null, silenceCheckInS: null },
+    recording: false,
+    outbound: { allowedPrefixes: [], answeringMachine: 'hang_up', voicemailMessage: null },
     holdSoundAfterMs: 1_500,
     ...overrides,
   };

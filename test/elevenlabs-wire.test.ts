@@ -3,7 +3,7 @@
  * message, the serializer, log-safe URLs, and the rules that turn a close or an error into a port fault.
  */
 import { describe, expect, it } from 'vitest';
-import { cutAtWord } from '../src/providers/elevenlabs/agent.js';
+import { cutAtWord } from '../src/voice/transcript-cut.js';
 import { faultForClose, faultForError } from '../src/providers/elevenlabs/connection-types.js';
 import {
   buildInitiation,

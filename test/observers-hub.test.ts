@@ -7,7 +7,7 @@ import type { CallSummary } from '../src/call/call-summary.js';
 import { createLogger } from '../src/logger.js';
 import { CallObservers, type CallInfo, type CallObserver } from '../src/observers/hub.js';
 
-const INFO: CallInfo = { callSid: 'CA1', streamSid: 'MZ1', from: '+15550001', to: '+15550002', direction: 'inbound', agent: 'default', provider: 'openai', startedAtEpochMs: 1 };
+const INFO: CallInfo = { callSid: 'CA1', streamSid: 'MZ1', from: '+15550001', to: '+15550002', direction: 'inbound', agent: 'default', provider: 'openai', model: 'gpt-realtime', startedAtEpochMs: 1, clockStartMs: 0 };
 const SUMMARY = { callSid: 'CA1', endReason: 'caller hung up' } as CallSummary;
 
 function capture() {

@@ -36,6 +36,8 @@ export function agentFromConfig(config: Readonly<Config>): AgentDefinition {
     toolSigningSecret: null,
     limits: { maxCallDurationS: null, silenceCheckInS: null },
     holdSoundAfterMs: DEFAULT_HOLD_SOUND_AFTER_MS,
+    recording: config.records.recordCalls,
+    outbound: { allowedPrefixes: config.outbound.allowedPrefixes, answeringMachine: 'hang_up', voicemailMessage: null },
   };
 }
 

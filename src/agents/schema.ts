@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { AUDIO_FORMATS, EAGERNESS_LEVELS, TURN_DETECTION_TYPES, VOICE_PROVIDERS, VOICES, type TurnDetectionConfig } from '../config.js';
 import { compileArgumentsValidator } from '../tools/json-schema.js';
 import { DEFAULT_HOLD_SOUND_AFTER_MS, DEFAULT_TRANSFER_TIMEOUT_S } from './from-config.js';
-import type { AgentDefinition, BuiltinToolName, HeaderValue, HttpToolDefinition, McpServerDefinition } from './types.js';
+import type { OutboundSettings, AgentDefinition, BuiltinToolName, HeaderValue, HttpToolDefinition, McpServerDefinition } from './types.js';
 
 export const BUILTIN_TOOL_NAMES: readonly BuiltinToolName[] = ['end_call', 'transfer_call'];
 export const E164_PATTERN = /^\+[1-9]\d{6,14}$/;
@@ -29,7 +29,7 @@ export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export const MAX_RESPONSE_BYTES_LIMIT = 10 * 1024 * 1024;
 
 /** What an agent that leaves a key out gets: the environment's agent (`agentFromConfig`). */
-export type AgentDefaults = Pick<AgentDefinition, 'provider' | 'fallbackProvider' | 'model' | 'voice' | 'audioFormat' | 'greeting' | 'turnDetection' | 'transcriptionModel'>;
+export type AgentDefaults = Pick<AgentDefinition, 'provider' | 'fallbackProvider' | 'model' | 'voice' | 'audioFormat' | 'greeting' | 'turnDetection' | 'transcriptionModel' | 'recording'>;
 
 export interface AgentFileContext {
   /** Directory of the agent file: `instructionsFile` paths are relative to it. */
@@ -243,6 +243,28 @@ const limitsSchema = z
   .strictObject({ maxCallDurationS: intIn(10, 14_400).nullable().default(null), silenceCheckInS: intIn(5, 600).nullable().default(null) })
   .default(() => ({ maxCallDurationS: null, silenceCheckInS: null }));
 
+/** Outbound calls: where the agent may call, and what it does when a machine answers. */
+const outboundSchema = z
+  .strictObject({
+    /** Destination prefixes the agent may dial (`+1555`, `+44`); empty = none (outbound is off for the agent). */
+    allowedPrefixes: z.array(z.string().regex(/^\+\d{1,15}$/, { error: 'must be a + and digits, like +1555' })).default(() => []),
+    /** Answering-machine detection: `voicemail` (leave voicemailMessage after the beep), `hang_up`, or `off`. */
+    answeringMachine: z.enum(['voicemail', 'hang_up', 'off']).optional(),
+    /** What to say to a voicemail (instructions for the agent's one message); a template like the instructions. */
+    voicemailMessage: text().optional(),
+  })
+  .superRefine((outbound, issues) => {
+    if (outbound.answeringMachine === 'voicemail' && outbound.voicemailMessage === undefined) {
+      issues.addIssue({ code: 'custom', path: ['voicemailMessage'], message: 'is required when answeringMachine is voicemail' });
+    }
+  })
+  .transform((outbound): OutboundSettings => ({
+    allowedPrefixes: outbound.allowedPrefixes,
+    answeringMachine: outbound.answeringMachine ?? (outbound.voicemailMessage === undefined ? 'hang_up' : 'voicemail'),
+    voicemailMessage: outbound.voicemailMessage ?? null,
+  }))
+  .default(() => ({ allowedPrefixes: [], answeringMachine: 'hang_up' as const, voicemailMessage: null }));
+
 // ---------------------------------------------------------------------------------------------------------------
 // An agent, and the file
 
@@ -286,6 +308,9 @@ function agentSchema(context: AgentFileContext) {
         .optional(),
       limits: limitsSchema,
       holdSoundAfterMs: intIn(0, 30_000).default(DEFAULT_HOLD_SOUND_AFTER_MS),
+      /** A stereo WAV of every call of this agent in RECORDINGS_DIR (default RECORD_CALLS). */
+      recording: z.boolean().optional(),
+      outbound: outboundSchema,
     })
     .superRefine((agent, issues) => {
       if (agent.instructions !== undefined && agent.instructionsFile !== undefined) {
@@ -340,6 +365,8 @@ function agentSchema(context: AgentFileContext) {
         toolSigningSecret: agent.toolSigningSecret ?? null,
         limits: agent.limits,
         holdSoundAfterMs: agent.holdSoundAfterMs,
+        recording: agent.recording ?? defaults.recording,
+        outbound: agent.outbound,
       }),
     );
 }

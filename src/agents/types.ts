@@ -81,6 +81,18 @@ export interface AgentDefinition {
   };
   /** A slow tool (over this) plays a hold sound to the caller until the answer comes. */
   readonly holdSoundAfterMs: number;
+  /** Record every call of this agent (stereo WAV in RECORDINGS_DIR). */
+  readonly recording: boolean;
+  readonly outbound: OutboundSettings;
+}
+
+/** Outbound calls placed for an agent. */
+export interface OutboundSettings {
+  /** Destination prefixes the agent may call; empty = none. */
+  readonly allowedPrefixes: readonly string[];
+  /** When a machine answers: leave `voicemailMessage` after the beep, hang up, or do not detect at all. */
+  readonly answeringMachine: 'voicemail' | 'hang_up' | 'off';
+  readonly voicemailMessage: string | null;
 }
 
 export interface AgentRoster {

@@ -7,6 +7,8 @@ import type { VoiceAgentSession } from '../voice/port.js';
 import type { StreamOutcome } from './after-stream.js';
 import type { CallControlSettings } from './builtin-tools.js';
 import type { CallEvent } from './call-events.js';
+import type { CallAudioTap } from './call-journal.js';
+import type { AnsweringMachineSettings } from './answering-machine.js';
 import type { CallLimitSettings } from './call-limits.js';
 import type { CallerChannel } from './channel.js';
 import type { ToolDefinition } from './tools.js';
@@ -56,6 +58,10 @@ export interface CallOptions {
   limits?: CallLimitSettings;
   /** A tool request still running after this long plays the hold sound; null or absent = never. */
   holdSoundAfterMs?: number | null;
+  /** Outbound with answering-machine detection: wait for `Call.answeredBy` before the agent hears or greets. */
+  answeringMachine?: AnsweringMachineSettings;
+  /** The caller's and the agent's audio as the line carried it (a recording); absent = not recorded. */
+  audioTap?: CallAudioTap;
   /** What the call asked for when it closed its stream (Twilio's `<Connect action>` asks next). */
   onStreamOutcome?: (outcome: StreamOutcome) => void;
 }

@@ -7,6 +7,7 @@ import type { Clock, TimerHandle } from '../clock.js';
 import type { ToolCallRequest, ToolCallResult } from '../voice/port.js';
 import { builtinTools, type CallControlSettings, type EndStream } from './builtin-tools.js';
 import type { CallEvent } from './call-events.js';
+import type { CallOptions } from './call-options.js';
 import { runTool, type ToolContext, type ToolDefinition } from './tools.js';
 
 export interface CallToolRunnerOptions {
@@ -19,7 +20,7 @@ export interface CallToolRunnerOptions {
   context: ToolContext;
   /** A request still running after this long starts the hold sound; null = never. */
   holdSoundAfterMs: number | null;
-  startHold: () => void;
+  startHold: () => unknown;
   publish: (event: CallEvent) => void;
 }
 
@@ -29,6 +30,19 @@ export interface NamedToolResult extends ToolCallResult {
 
 export class CallToolRunner {
   private readonly tools: readonly ToolDefinition[];
+
+  /** The runner of one call: its tools, built-ins and context from the call's options. */
+  static forCall(options: CallOptions, hooks: Pick<CallToolRunnerOptions, 'endStream' | 'startHold' | 'publish'>): CallToolRunner {
+    const { start } = options.channel;
+    return new CallToolRunner({
+      clock: options.clock,
+      tools: options.tools ?? [],
+      ...(options.control === undefined ? {} : { builtins: options.control }),
+      context: { callSid: start.callSid, streamSid: start.streamSid, ...options.numbers },
+      holdSoundAfterMs: options.holdSoundAfterMs ?? null,
+      ...hooks,
+    });
+  }
 
   constructor(private readonly options: CallToolRunnerOptions) {
     const { builtins } = options;
@@ -51,7 +65,8 @@ export class CallToolRunner {
     const startedAtMs = clock.now();
     const result = await runTool(this.tools, call.name, call.argumentsJson, this.options.context);
     const durationMs = Math.round(clock.now() - startedAtMs);
-    this.options.publish({ type: 'tool_call', atMs: clock.now(), name: call.name, callId: call.callId, ok: result.ok, durationMs });
+    // Arguments and output go to observers as they are; the records redact secrets before anything is stored.
+    this.options.publish({ type: 'tool_call', atMs: clock.now(), name: call.name, callId: call.callId, ok: result.ok, durationMs, argumentsJson: call.argumentsJson, output: result.output });
     return { callId: call.callId, name: call.name, ...result };
   }
 }

@@ -10,7 +10,7 @@
  *   - CallToolRunner and HoldPlayer (tools, with a hold sound while a slow one works), CallEnding (end or transfer
  *     once the agent's last words have played), CallLimits (maximum duration, silence check-in).
  *
- * Rules it enforces:
+ * It tells observers what happens through CallJournal (events) and a recording through its audio tap. Rules:
  *   - only `agent_audio` events feed the out-queue, and only while the call is live and from its current session;
  *   - on barge-in: one `clear` to the caller, and the provider is told what the caller heard of each item in play
  *     (the provider's adapter turns that into its own wire: truncate, cancel, drop late audio);
@@ -22,9 +22,10 @@ import type { Logger } from '../logger.js';
 import type { ToolCallRequest, VoiceAgentEvent, VoiceAgentFault, VoiceAgentSession } from '../voice/port.js';
 import type { StreamOutcome } from './after-stream.js';
 import { playApology } from './apology.js';
+import { AnsweringMachineGate } from './answering-machine.js';
 import { CallEnding } from './call-ending.js';
 import type { CallOptions, CallSettings } from './call-options.js';
-import type { CallEvent } from './call-events.js';
+import { CallJournal, logCallStarted, playoutSink } from './call-journal.js';
 import { callLimits, type CallLimits } from './call-limits.js';
 import { addUsage, emptyUsage, summariseCall, type CallSummary } from './call-summary.js';
 import { CallToolRunner } from './call-tools.js';
@@ -38,7 +39,6 @@ import { CallAudioConversion } from './transcoding.js';
 
 export type { CallSummary, TokenUsage } from './call-summary.js';
 export type { CallOptions, CallSettings } from './call-options.js';
-
 
 export class Call {
   readonly ended: Promise<CallSummary>;
@@ -54,6 +54,7 @@ export class Call {
   private readonly appendToAgent = (audio: Uint8Array): void => this.agent.appendAudio(audio);
   private readonly keypad: CallKeypad;
   private readonly turnLatency = new TurnLatencyMeter();
+  private readonly journal: CallJournal;
   private readonly hold: HoldPlayer;
   private readonly ending: CallEnding;
   private readonly limits: CallLimits;
@@ -71,6 +72,8 @@ export class Call {
   private state: 'idle' | 'live' | 'apologising' | 'ended' = 'idle';
   private readonly startedAtMs: number;
   private greeted = false;
+  /** Outbound with answering-machine detection: the agent waits for the verdict. */
+  private readonly machineGate: AnsweringMachineGate | null;
   /** The agent item whose audio is arriving, until its `agent_audio_done`. */
   private openItem: { responseId: string; itemId: string } | null = null;
   /** Out-queue ids are `<session>/<provider id>`: a new session may reuse an old one's ids (ElevenLabs counts from 1). */
@@ -89,21 +92,16 @@ export class Call {
     this.startedAtMs = this.clock.now();
     this.audio = new CallAudioConversion(options.agent.formats);
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
+    this.journal = new CallJournal(this.clock, options.onEvent);
+    this.machineGate = options.answeringMachine === undefined ? null : new AnsweringMachineGate(options.answeringMachine);
     const { channel } = this;
     this.playout = new Playout({
       clock: this.clock,
       leadMs: options.settings.playbackLeadMs,
       markIntervalMs: options.settings.markIntervalMs,
       logger: this.logger,
-      sink: {
-        sendMedia: (payload) => void channel.sendMedia(payload),
-        sendMark: (name) => void channel.sendMark(name),
-        sendClear: () => void channel.sendClear(),
-      },
-      onItemStarted: (_responseId, _itemId, sentAtMs) => {
-        const sample = this.turnLatency.agentAudioStarted(sentAtMs);
-        if (sample !== null) this.publish({ type: 'turn_latency', atMs: sentAtMs, ...sample });
-      },
+      sink: playoutSink(channel, this.clock, options.audioTap),
+      onItemStarted: (responseId, itemId, sentAtMs) => this.journal.agentAudioStarted(responseId, itemId, sentAtMs, this.turnLatency.agentAudioStarted(sentAtMs)),
     });
     this.keypad = new CallKeypad(this.clock, options.settings.forwardDtmf, { agent: () => this.agent, isLive: () => this.state === 'live' });
     this.hold = new HoldPlayer(this.clock, this.playout);
@@ -115,16 +113,9 @@ export class Call {
       agentBusy: () => this.playout.isActive() || this.responsesInFlight > 0 || this.toolRequestsRunning > 0,
       endAfterGoodbye: (reason) => this.ending.request({ kind: 'hang_up', reason }),
     });
-    this.toolRunner = new CallToolRunner({
-      clock: this.clock,
-      tools: options.tools ?? [],
-      ...(options.control === undefined ? {} : { builtins: options.control }),
+    this.toolRunner = CallToolRunner.forCall(options, {
       endStream: (outcome) => this.ending.request(outcome),
-      context: { callSid: this.channel.start.callSid, streamSid: this.channel.start.streamSid, ...options.numbers },
-      holdSoundAfterMs: options.holdSoundAfterMs ?? null,
-      startHold: () => {
-        if (this.state === 'live') this.hold.start();
-      },
+      startHold: () => this.state === 'live' && this.hold.start(),
       publish: (event) => this.publish(event),
     });
   }
@@ -133,12 +124,7 @@ export class Call {
   start(): void {
     if (this.state !== 'idle') return;
     this.state = 'live';
-    // The stream token is spent by now, but it is a credential: keep it out of the logs.
-    const { streamToken: _spent, ...customParameters } = this.channel.start.customParameters;
-    const { formats, provider } = this.agent;
-    const describe = (format?: { encoding: string; sampleRateHz: number }) => (format === undefined ? 'at ready' : `${format.encoding}@${format.sampleRateHz}`);
-    const fields = { predialled: this.options.predialled ?? false, provider, input: describe(formats?.input), output: describe(formats?.output) };
-    this.logger.info({ ...fields, customParameters }, 'call started');
+    logCallStarted(this.logger, this.channel, this.agent, this.options.predialled ?? false);
     this.channel.setHandlers({
       onMedia: (payload) => this.onCallerAudio(payload),
       onMark: (name) => this.onMarkEchoed(name),
@@ -176,6 +162,7 @@ export class Call {
         return;
       }
       case 'response_started':
+        this.journal.responseStarted(this.sessionTag + event.responseId);
         this.counters.responses++;
         this.responsesInFlight++;
         this.ending.onResponseStarted();
@@ -188,6 +175,7 @@ export class Call {
         return;
       case 'response_done':
         if (event.usage !== null) addUsage(this.usage, event.usage);
+        this.journal.responseDone({ responseId: this.sessionTag + event.responseId, status: event.status, usage: event.usage });
         this.responsesInFlight = Math.max(0, this.responsesInFlight - 1);
         // A follow-up that said nothing must not leave the caller on hold.
         if (this.toolRequestsRunning === 0) this.hold.stop();
@@ -200,12 +188,14 @@ export class Call {
       case 'caller_speech_started':
         this.onSpeechStarted(event.audioStartMs);
         return;
-      case 'caller_turn_ended':
+      case 'caller_turn_ended': {
         this.limits.onCallerActivity();
-        this.turnLatency.turnEnded(event.audioEndMs, this.clock.now());
+        const ended = this.turnLatency.turnEnded(event.audioEndMs, this.clock.now());
+        this.journal.turnEnded(ended.turn, ended.endedAtMs);
         return;
+      }
       case 'transcript':
-        this.publish({ ...event, atMs: this.clock.now() });
+        this.publish({ ...event, itemId: this.sessionTag + event.itemId, atMs: this.clock.now() });
         return;
       case 'fault':
         this.onAgentFault(event.fault);
@@ -213,15 +203,30 @@ export class Call {
     }
   }
 
-  private greetOnce(): void {
+  private greetOnce(note?: string): void {
     const greeting = this.settings.greeting;
-    if (this.greeted || this.state !== 'live' || greeting === null) return;
+    if (this.greeted || this.state !== 'live' || greeting === null || this.machineGate?.pending === true) return;
     this.greeted = true;
-    this.agent.requestResponse({ instructions: greeting, reason: this.settings.greetingIsNote === true ? 'resume' : 'greeting' });
+    const instructions = note === undefined ? greeting : `${note}\n${greeting}`;
+    this.agent.requestResponse({ instructions, reason: this.settings.greetingIsNote === true ? 'resume' : 'greeting' });
   }
 
-  private publish(event: CallEvent): void {
-    this.options.onEvent?.(event);
+  /** Outbound: answering-machine detection's verdict (Twilio's `AnsweredBy`). Greets, leaves a message, or ends. */
+  answeredBy(answeredBy: string): void {
+    if (this.state !== 'live' || this.machineGate === null) return;
+    const action = this.machineGate.decide(answeredBy);
+    if (action.kind === 'ignore') return;
+    this.logger.info({ answeredBy, action: action.kind }, 'answering-machine detection');
+    this.publish({ type: 'answered_by', atMs: this.clock.now(), answeredBy, action: action.kind });
+    if (action.kind === 'greet') return this.greetOnce(action.note);
+    if (action.kind === 'hang_up') return this.closeWithOutcome({ kind: 'hang_up', reason: action.reason });
+    this.greeted = true;
+    this.ending.request({ kind: 'hang_up', reason: 'voicemail message left' });
+    this.agent.requestResponse({ instructions: action.instructions, reason: 'voicemail' });
+  }
+
+  private publish(event: Parameters<CallJournal['publish']>[0]): void {
+    this.journal.publish(event);
   }
 
   // ---- caller → agent -------------------------------------------------------------------------------------------
@@ -229,6 +234,8 @@ export class Call {
   private onCallerAudio(payload: Uint8Array): void {
     this.counters.framesIn++;
     if (this.state !== 'live') return;
+    this.options.audioTap?.callerAudio(payload);
+    if (this.machineGate?.pending === true) return;
     this.audio.caller(payload, this.appendToAgent);
     this.turnLatency.callerAudio.appended(payload.length / MULAW_BYTES_PER_MS, this.clock.now());
   }
@@ -236,6 +243,7 @@ export class Call {
   private onDtmf(digit: string): void {
     if (this.state !== 'live') return;
     this.logger.info({ digit }, 'caller pressed a key');
+    this.journal.dtmf(digit);
     this.limits.onCallerActivity();
     this.keypad.press(digit);
   }
@@ -299,7 +307,7 @@ export class Call {
     this.audio.resetAgent();
     this.openItem = null;
     this.logger.info({ audioStartMs, heard: interrupted.heard, droppedFrames: interrupted.droppedFrames }, 'barge-in: caller interrupted the agent');
-    this.publish({ type: 'barge_in', atMs: this.clock.now(), heard });
+    this.journal.bargeIn(interrupted);
   }
 
   // ---- faults and lifecycle -------------------------------------------------------------------------------------
@@ -310,6 +318,7 @@ export class Call {
     const fallbackAvailable = this.options.fallback !== undefined && !this.fellBack;
     const recovery = recoveryFor({ fault: fault.kind, agentSpoke, fallbackAvailable, redialsLeft, canRedial: this.options.redial !== undefined });
     const logFields = { fault: fault.kind, code: fault.code, status: fault.status, detail: fault.message, provider: this.agent.provider, recovery };
+    this.journal.fault(fault.kind, recovery, fault.message);
     // The answer that was arriving will never be finished: let what came play out, ended cleanly.
     if (this.openItem !== null) this.finishItem(this.openItem.responseId, this.openItem.itemId);
     this.hold.dispose();
@@ -363,6 +372,7 @@ export class Call {
     if (this.state === 'ended' || this.state === 'idle') return;
     const reason = outcome.kind === 'transfer' ? `transfer to ${outcome.destinationName}` : outcome.kind === 'hang_up' ? outcome.reason : 'upstream lost';
     this.logger.info({ outcome: outcome.kind, reason }, 'agent ended the stream');
+    this.journal.streamOutcome(outcome, reason);
     this.options.onStreamOutcome?.(outcome);
     this.channel.close(1000, reason);
     this.end(reason);

@@ -46,10 +46,11 @@ export class TurnLatencyMeter {
   }
 
   /** The caller's turn ended; `audioEndMs` is where their speech ended in the appended audio (null: now). */
-  turnEnded(audioEndMs: number | null, nowMs: number): void {
+  turnEnded(audioEndMs: number | null, nowMs: number): { turn: number; endedAtMs: number } {
     this.turnCount++;
     const endedAtMs = audioEndMs === null ? nowMs : Math.min(nowMs, this.callerAudio.timeOf(audioEndMs) ?? nowMs);
     this.awaiting = { turn: this.turnCount, endedAtMs };
+    return this.awaiting;
   }
 
   /** An agent item's first frame went to the caller: the answer to the last turn, if one is awaited. */

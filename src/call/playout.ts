@@ -47,6 +47,8 @@ export interface HeardItem {
   readonly heardMs: number;
   /** Real audio sent to Twilio for the item, ms. */
   readonly sentMs: number;
+  /** The item's audio that had reached the playout by the interruption (sent + dropped from the queue), ms. */
+  readonly audioMs: number;
 }
 
 export interface InterruptResult {
@@ -163,7 +165,7 @@ export class Playout {
     if (!this.isActive(nowMs)) return null;
     const dropped = this.queue.clear();
     this.pacer.reset();
-    const heard: HeardItem[] = this.ledger.inPlay(nowMs).map(({ itemId, responseId, heardMs, sentMs }) => ({ itemId, responseId, heardMs, sentMs }));
+    const heard: HeardItem[] = this.ledger.inPlay(nowMs).map(({ itemId, responseId, heardMs, sentMs }) => ({ itemId, responseId, heardMs, sentMs, audioMs: sentMs }));
     // New mark generation before the clear goes out: Twilio answers a clear by echoing every pending mark, and
     // those echoes must already count as old.
     this.ledger.clear(nowMs);
@@ -175,8 +177,10 @@ export class Playout {
     for (const item of dropped) {
       droppedFrames += item.droppedFrames;
       droppedByItem.set(item.itemId, item.droppedFrames);
-      if (!heard.some((entry) => entry.itemId === item.itemId)) heard.push({ itemId: item.itemId, responseId: item.responseId, heardMs: 0, sentMs: 0 });
+      if (!heard.some((entry) => entry.itemId === item.itemId)) heard.push({ itemId: item.itemId, responseId: item.responseId, heardMs: 0, sentMs: 0, audioMs: 0 });
     }
+    const withQueued = heard.map((item) => ({ ...item, audioMs: item.sentMs + (droppedByItem.get(item.itemId) ?? 0) * FRAME_DURATION_MS }));
+    heard.splice(0, heard.length, ...withQueued);
     for (const item of heard) this.sequence.finishItem(item.responseId, item.itemId, 'interrupted', droppedByItem.get(item.itemId) ?? 0);
     return { heard, droppedFrames };
   }

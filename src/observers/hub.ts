@@ -20,8 +20,12 @@ export interface CallInfo {
   readonly agent: string;
   /** The voice provider serving the call (`openai`, …). */
   readonly provider: string;
+  /** The model that serves the call (prices it), when the provider has one to name. */
+  readonly model: string | null;
   /** Wall-clock start, ms since the epoch (records and the console show it). */
   readonly startedAtEpochMs: number;
+  /** The call clock's reading at `startedAtEpochMs`: events' `atMs` minus this is ms into the call. */
+  readonly clockStartMs: number;
 }
 
 export interface CallObserver {

@@ -15,6 +15,7 @@ import type { CallVariables } from '../agents/template.js';
 import type { AgentDefinition, AgentRoster } from '../agents/types.js';
 import { decideAfterStream, type DialStatus, type StreamOutcome } from '../call/after-stream.js';
 import { Call } from '../call/call.js';
+import type { CallAudioTap } from '../call/call-journal.js';
 import type { ToolDefinition } from '../call/tools.js';
 import type { Clock } from '../clock.js';
 import type { Config, VoiceProvider } from '../config.js';
@@ -50,6 +51,8 @@ export interface CallAdmissionOptions {
   /** Open the agent session while answering the webhook (default true). */
   predial: boolean;
   observers: CallObservers;
+  /** A recording of the call (its audio tap), when its agent records calls. */
+  recordingFor?(info: CallInfo, agent: AgentDefinition): CallAudioTap | undefined;
 }
 
 export class CallAdmission {
@@ -160,8 +163,11 @@ export class CallAdmission {
       direction: 'inbound',
       agent: agentDefinition.name,
       provider: agent.provider,
+      model: agent.provider === 'openai' ? agentDefinition.model : agent.provider,
       startedAtEpochMs: Date.now(),
+      clockStartMs: this.options.clock.now(),
     };
+    const audioTap = this.options.recordingFor?.(info, agentDefinition);
     const { observers } = this.options;
     const call = new Call({
       settings: {
@@ -192,6 +198,7 @@ export class CallAdmission {
             },
           }),
       onEvent: (event) => observers.event(info, event),
+      ...(audioTap === undefined ? {} : { audioTap }),
       onStreamOutcome: (outcome: StreamOutcome) => this.outcomes.set(start.callSid, outcome),
     });
     this.calls.add(call);

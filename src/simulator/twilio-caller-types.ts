@@ -49,6 +49,12 @@ export interface PlaceCallOptions {
   keepPayloads?: boolean;
   /** Path of the Voice webhook (default `/incoming-call`). */
   webhookPath?: string;
+  /**
+   * True: when the script runs out, keep sending a phone's silence frames instead of hanging up, so the stream ends
+   * only by `hangUp()` or the server closing it. For a callee whose hang-up time someone else decides (the simulated
+   * REST API's outbound calls). Default false.
+   */
+  keepLineOpen?: boolean;
 }
 
 export type CallerErrorCode = 'unreachable' | 'webhook_http_error' | 'invalid_twiml' | 'upgrade_refused' | 'connect_failed' | 'invalid_audio';

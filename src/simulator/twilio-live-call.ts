@@ -6,6 +6,8 @@
 import { rawDataToText } from '../net/socket-plumbing.js';
 import WebSocket from 'ws';
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
+import { FRAME_DURATION_MS, MULAW_BYTES_PER_FRAME, mulawSilence } from '../audio/frames.js';
+import { bytesToBase64 } from '../audio/pcm.js';
 import type { TwilioInboundMessage } from './fixtures.js';
 import type { Script, StreamEnvelope } from './twilio-caller-script.js';
 import {
@@ -79,6 +81,10 @@ export class LiveCall {
   private sequenceNumber = 0;
   private nextEntryIndex = 0;
   private timer: TimerHandle | null = null;
+  /** keepLineOpen: where the held line's silence continues (script time and media numbering). */
+  private lastScriptAtMs = 0;
+  private lastMediaChunk = 0;
+  private lastMediaTimestampMs = 0;
   private stopSent = false;
   private endedBy: 'caller' | 'server' | null = null;
   private closeCode: number | null = null;
@@ -160,6 +166,10 @@ export class LiveCall {
 
   private send(message: TwilioInboundMessage): void {
     if (this.socket.readyState !== WebSocket.OPEN) return;
+    if (message.event === 'media') {
+      this.lastMediaChunk = Number(message.media.chunk);
+      this.lastMediaTimestampMs = Number(message.media.timestamp);
+    }
     this.sent.push(this.forLog({ atMs: this.elapsedMs(), message }));
     this.socket.send(JSON.stringify(message));
   }
@@ -175,14 +185,40 @@ export class LiveCall {
     const elapsedMs = this.elapsedMs();
     while (this.nextEntryIndex < entries.length && entries[this.nextEntryIndex]!.atMs <= elapsedMs) {
       const entry = entries[this.nextEntryIndex++]!;
+      this.lastScriptAtMs = entry.atMs;
       this.send(entry.build(this.nextEnvelope()));
     }
     const nextAtMs = this.nextEntryIndex < entries.length ? entries[this.nextEntryIndex]!.atMs : hangUpAtMs;
     if (this.nextEntryIndex >= entries.length && hangUpAtMs <= elapsedMs) {
+      if (this.init.options.keepLineOpen === true) {
+        this.holdLine(Math.max(this.lastScriptAtMs, hangUpAtMs) + FRAME_DURATION_MS);
+        return;
+      }
       this.finish();
       return;
     }
     this.timer = this.clock.setTimeout(() => this.scheduleNext(), this.originMs + nextAtMs - this.clock.now());
+  }
+
+  /**
+   * keepLineOpen: after the script, a silence frame every 20 ms from `nextAtMs` (script time, anchored to the origin
+   * like the script so a late timer catches up), numbering continued from the last media frame, until hang-up.
+   */
+  private holdLine(nextAtMs: number): void {
+    this.timer = null;
+    if (this.stopSent) return;
+    let dueAtMs = nextAtMs;
+    while (dueAtMs <= this.elapsedMs()) {
+      const media = {
+        track: 'inbound' as const,
+        chunk: String(this.lastMediaChunk + 1),
+        timestamp: String(this.lastMediaTimestampMs + FRAME_DURATION_MS),
+        payload: HELD_LINE_SILENCE_BASE64,
+      };
+      this.send({ event: 'media', ...this.nextEnvelope(), media });
+      dueAtMs += FRAME_DURATION_MS;
+    }
+    this.timer = this.clock.setTimeout(() => this.holdLine(dueAtMs), this.originMs + dueAtMs - this.clock.now());
   }
 
   private echoMark(name: string): void {
@@ -313,6 +349,8 @@ export class LiveCall {
     };
   }
 }
+
+const HELD_LINE_SILENCE_BASE64 = bytesToBase64(mulawSilence(MULAW_BYTES_PER_FRAME));
 
 /** A media message with an empty payload (the rest kept), for logs that only need times and order. */
 function withoutPayload<T>(message: T): T {

@@ -47,7 +47,8 @@ function attribute(attributes: string, name: string): string | null {
   return decodeXml(match[1] ?? match[2] ?? '');
 }
 
-function decodeXml(text: string): string {
+/** XML entities decoded (the five named ones and numeric references). */
+export function decodeXml(text: string): string {
   return text.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_entity, body: string) => {
     switch (body) {
       case 'amp':

@@ -98,7 +98,8 @@ export type VoiceAgentEvent =
    */
   | { readonly type: 'caller_turn_ended'; readonly itemId: string | null; readonly audioEndMs: number | null }
   /** A piece (`final: false`) or the whole (`final: true`) of what someone said. */
-  | { readonly type: 'transcript'; readonly speaker: Speaker; readonly itemId: string; readonly text: string; readonly final: boolean }
+  /** `asHeard`: the provider cut this (later, final) text to what the caller heard; it replaces the item's earlier text. */
+  | { readonly type: 'transcript'; readonly speaker: Speaker; readonly itemId: string; readonly text: string; readonly final: boolean; readonly asHeard?: boolean }
   /** The model wants these run; answer once with `sendToolResults` (all of them). */
   | { readonly type: 'tool_calls'; readonly responseId: string; readonly calls: readonly ToolCallRequest[] }
   /** A response ended (any status), with its token usage when the provider reports it. */

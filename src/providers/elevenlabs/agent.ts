@@ -16,6 +16,7 @@
  *   item's audio the caller really heard when the call reported it.
  */
 import { base64ToBytes } from '../../audio/pcm.js';
+import { cutAtWord } from '../../voice/transcript-cut.js';
 import type { Clock, TimerHandle } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import { OncePerKeyLog } from '../../net/socket-plumbing.js';
@@ -315,7 +316,7 @@ export class ElevenLabsVoiceAgent implements VoiceAgentSession {
     const itemId = eventId === null ? (this.lastInterruptedItemId ?? this.latestItemId()) : itemIdOf(eventId);
     const text = this.cutToHeard(itemId, corrected);
     this.logger.debug({ itemId, correctedChars: corrected.length, keptChars: text.length }, 'agent transcript corrected after interruption');
-    this.emit({ type: 'transcript', speaker: 'agent', itemId, text, final: true });
+    this.emit({ type: 'transcript', speaker: 'agent', itemId, text, final: true, asHeard: true });
   }
 
   /** `text` cut to the share of the item's audio the caller heard (when the call reported it), at a word end. */
@@ -340,13 +341,4 @@ export class ElevenLabsVoiceAgent implements VoiceAgentSession {
 
 function itemIdOf(eventId: number): string {
   return `el_${eventId}`;
-}
-
-/** The first `share` of `text`, ending at a word boundary (never mid-word), trimmed. */
-export function cutAtWord(text: string, share: number): string {
-  const target = Math.floor(text.length * Math.min(1, Math.max(0, share)));
-  if (target >= text.length) return text;
-  if (/\s/.test(text[target] ?? ' ')) return text.slice(0, target).trimEnd();
-  const boundary = text.slice(0, target).search(/\s\S*$/);
-  return boundary === -1 ? '' : text.slice(0, boundary).trimEnd();
 }

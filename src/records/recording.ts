@@ -1,0 +1,438 @@
+/**
+ * The per-call stereo recording: the caller on the left, the agent on the right exactly as Twilio played it to the
+ * caller, on one timeline from the stream's start (time 0). 16-bit PCM, 8 kHz, written while the call runs.
+ *
+ * The right channel follows the same model as Twilio (and src/simulator/twilio-playback.ts): media is appended to one
+ * buffer and played at 8 bytes/ms from the moment audio reaches an empty buffer; `clear` drops what is buffered and not
+ * yet played, cut at the exact sample. So what sits in the right channel ahead of the playback position is not final
+ * (a clear may still cut it) and only audio up to the playback position is committed. The left channel is final up to
+ * the caller frames received (the media stream already fills Twilio's gaps, so they lie end to end).
+ *
+ * Memory: samples live in one staging buffer from the commit point on, and are written out in 0.5 s chunks once both
+ * channels are final. The staging span is bounded by the playback lead plus `maxSkewMs` (how far one side may run
+ * ahead of a stalled other side before the stalled side is filled with silence), not by the call's length.
+ *
+ * Everything on the per-frame path is synchronous, allocation-free except for one chunk copy per 0.5 s, and never
+ * throws: a failing or stalled disk ends the recording (logged once), never the call.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
+import type { CallAudioTap } from '../call/call-journal.js';
+import { MULAW_BYTES_PER_MS, MULAW_SAMPLE_RATE_HZ } from '../audio/frames.js';
+import { decodeMulaw } from '../audio/mulaw.js';
+import type { RecordingInfo } from './types.js';
+
+export interface CallRecordingOptions {
+  /** Where the WAV goes (RECORDINGS_DIR/<name>.wav); the directory is created if missing. */
+  path: string;
+  clock: Clock;
+  /** Clock reading that is time 0 of the recording: the stream's start. */
+  originMs: number;
+  logger: Logger;
+  /** Bytes waiting for the disk above which the disk counts as stalled and the recording stops. Default 1 MiB (32 s). */
+  maxPendingBytes?: number;
+  /** How far one channel may run ahead of the other before the lagging one is filled with silence, ms. Default 2000. */
+  maxSkewMs?: number;
+  /** Agent audio more than this far ahead of its playback position is not recorded (the pacer's lead is ≤ 5 s), ms. */
+  maxAgentAheadMs?: number;
+  /** close() gives up (and resolves null) if the disk has not taken the file within this time, ms. Default 10 000. */
+  closeTimeoutMs?: number;
+  /** Opens the file's stream; tests inject a stalling or failing one. Default: fs.createWriteStream. */
+  openStream?: (filePath: string) => Writable;
+}
+
+/** mu-law byte → PCM16, the project's codec expanded once. */
+const DECODE_TABLE: Int16Array = decodeMulaw(Uint8Array.from({ length: 256 }, (_, byte) => byte));
+const CHANNELS = 2;
+/** One stereo sample: two 16-bit channels. */
+const BYTES_PER_STEREO_SAMPLE = 4;
+const HEADER_BYTES = 44;
+const SAMPLES_PER_MS = MULAW_BYTES_PER_MS;
+/** Same float slack as the simulated Twilio: a time equal to a boundary counts as reached. */
+const EPSILON_MS = 1e-6;
+/** Samples are written once this many are final on both channels (0.5 s, 16 KB). */
+const COMMIT_CHUNK_SAMPLES = 4_000;
+const INITIAL_CAPACITY_SAMPLES = 8_192;
+/** Room for one odd-sized frame past the bounds. */
+const FRAME_SLACK_SAMPLES = 320;
+const UNKNOWN_SIZE = 0xffffffff;
+
+export class CallRecording implements CallAudioTap {
+  private readonly filePath: string;
+  private readonly clock: Clock;
+  private readonly originMs: number;
+  private readonly logger: Logger;
+  private readonly maxSkewSamples: number;
+  private readonly maxCapacitySamples: number;
+  private readonly closeTimeoutMs: number;
+  private readonly sink: FileSink;
+  /** Interleaved L/R samples from `baseSample` on; beyond what was written, both channels are silence (0). */
+  private staging = new Int16Array(INITIAL_CAPACITY_SAMPLES * CHANNELS);
+  /** Timeline position (samples since time 0) of staging[0]: everything before it has gone to the file. */
+  private baseSample = 0;
+  /** Where the next caller sample goes. */
+  private leftEndSample = 0;
+  /** End of the agent audio staged (for the span only). */
+  private rightEndSample = 0;
+  // The agent's current run of back-to-back playback, as Twilio plays it.
+  private runActive = false;
+  private runStartMs = 0;
+  private runStartSample = 0;
+  private runBytes = 0;
+  /** Where the last run stopped playing (its end, or where a clear cut it). */
+  private heardEndSample = 0;
+  private samplesDropped = 0;
+  private callerFilledSamples = 0;
+  private failed = false;
+  private closing: Promise<RecordingInfo | null> | null = null;
+
+  constructor(options: CallRecordingOptions) {
+    this.filePath = options.path;
+    this.clock = options.clock;
+    this.originMs = options.originMs;
+    this.logger = options.logger;
+    this.maxSkewSamples = Math.round((options.maxSkewMs ?? 2_000) * SAMPLES_PER_MS);
+    const maxAgentAheadSamples = Math.round((options.maxAgentAheadMs ?? 6_000) * SAMPLES_PER_MS);
+    this.maxCapacitySamples = this.maxSkewSamples + maxAgentAheadSamples + COMMIT_CHUNK_SAMPLES + FRAME_SLACK_SAMPLES;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+    this.sink = new FileSink(options.maxPendingBytes ?? 1 << 20, (reason, error) => this.fail(reason, error));
+    this.sink.push(wavHeader(UNKNOWN_SIZE));
+    const openStream = options.openStream ?? ((filePath: string) => createWriteStream(filePath, { highWaterMark: 64 * 1024 }));
+    mkdir(path.dirname(this.filePath), { recursive: true }).then(
+      () => {
+        if (this.failed) return;
+        try {
+          this.sink.attach(openStream(this.filePath));
+        } catch (error) {
+          this.fail('cannot open the file', error);
+        }
+      },
+      (error: unknown) => this.fail('cannot create the directory', error),
+    );
+  }
+
+  /** Audio staged in memory and not yet committed to the file, bytes (bounded by lead + skew + one chunk). */
+  get pendingBytes(): number {
+    if (this.failed) return 0;
+    return Math.max(0, Math.max(this.leftEndSample, this.rightEndSample) - this.baseSample) * BYTES_PER_STEREO_SAMPLE;
+  }
+
+  /** Bytes handed over for the disk and not yet written (what `maxPendingBytes` bounds). */
+  get backlogBytes(): number {
+    return this.sink.backlogBytes;
+  }
+
+  /** `samplesDropped`: audio that fell outside the recorded window (already written, or too far ahead). */
+  get stats(): { samplesDropped: number; callerFilledMs: number; failed: boolean } {
+    return { samplesDropped: this.samplesDropped, callerFilledMs: this.callerFilledSamples / SAMPLES_PER_MS, failed: this.failed };
+  }
+
+  /** A caller frame as received from Twilio; frames lie end to end from time 0. */
+  callerAudio(mulaw: Uint8Array): void {
+    if (this.closing !== null || this.failed) return;
+    this.commit(this.clock.now() - this.originMs);
+    this.stage(this.leftEndSample, mulaw, 0);
+    this.leftEndSample += mulaw.length;
+  }
+
+  /** A frame the bridge sent to Twilio at `sentAtMs` (clock reading): it plays at max(sentAt, end of what is buffered). */
+  agentFrame(mulaw: Uint8Array, sentAtMs: number): void {
+    if (this.closing !== null || this.failed) return;
+    const sentMs = sentAtMs - this.originMs;
+    // Twilio's buffer ran dry before this frame came (within float slack: then it plays on back to back): a new run.
+    if (!(this.runActive && this.runStartMs + this.runBytes / MULAW_BYTES_PER_MS > sentMs - EPSILON_MS)) {
+      this.runActive = true;
+      this.runStartMs = sentMs;
+      this.runStartSample = Math.round(sentMs * SAMPLES_PER_MS);
+      this.runBytes = 0;
+    }
+    this.commit(Math.max(sentMs, this.clock.now() - this.originMs));
+    const atSample = this.runStartSample + this.runBytes;
+    this.stage(atSample, mulaw, 1);
+    this.runBytes += mulaw.length;
+    this.rightEndSample = Math.max(this.rightEndSample, atSample + mulaw.length);
+  }
+
+  /** The bridge sent `clear` at `atMs` (clock reading): what was buffered and not played by then is gone. */
+  agentCleared(atMs: number): void {
+    if (this.closing !== null || this.failed) return;
+    this.cutAt(atMs - this.originMs);
+    this.commit(Math.max(atMs, this.clock.now()) - this.originMs);
+  }
+
+  /**
+   * Ends the recording at the clock's reading now (agent audio still buffered then was never heard), writes the rest
+   * and the header's sizes. Resolves null when the recording failed; never rejects. Idempotent.
+   */
+  close(): Promise<RecordingInfo | null> {
+    this.closing ??= this.finish();
+    return this.closing;
+  }
+
+  private async finish(): Promise<RecordingInfo | null> {
+    if (!this.failed) {
+      const nowMs = this.clock.now() - this.originMs;
+      this.cutAt(nowMs);
+      const endSample = Math.max(this.leftEndSample, this.rightFinalSample(nowMs), this.baseSample);
+      this.flushTo(endSample);
+      this.staging = new Int16Array(0);
+      let cancelTimeout = (): void => undefined;
+      const timedOut = new Promise<boolean>((resolve) => {
+        const timer = this.clock.setTimeout(() => resolve(false), this.closeTimeoutMs);
+        cancelTimeout = () => this.clock.clearTimeout(timer);
+      });
+      const written = await Promise.race([this.sink.end(), timedOut]);
+      cancelTimeout();
+      if (!written) this.fail('the disk did not take the file in time');
+      if (!this.failed) {
+        const dataBytes = endSample * BYTES_PER_STEREO_SAMPLE;
+        try {
+          const handle = await open(this.filePath, 'r+');
+          try {
+            await handle.write(wavHeader(dataBytes), 0, HEADER_BYTES, 0);
+          } finally {
+            await handle.close();
+          }
+          return { file: path.basename(this.filePath), durationMs: endSample / SAMPLES_PER_MS, bytes: HEADER_BYTES + dataBytes };
+        } catch (error) {
+          this.fail('cannot write the header', error);
+        }
+      }
+    }
+    // A failed recording is incomplete and referenced by no record: remove what was written (best effort).
+    await this.sink.closed();
+    await unlink(this.filePath).catch(() => undefined);
+    return null;
+  }
+
+  /** Samples the agent has played by `atMs` in the current run (the simulated Twilio's arithmetic). */
+  private playedBytes(atMs: number): number {
+    if (this.runStartMs + this.runBytes / MULAW_BYTES_PER_MS <= atMs + EPSILON_MS) return this.runBytes;
+    return Math.min(this.runBytes, Math.max(0, Math.floor((atMs - this.runStartMs) * SAMPLES_PER_MS + EPSILON_MS)));
+  }
+
+  /** Drops the agent audio not played by `atMs` (a clear, or the end of the call), to the sample. */
+  private cutAt(atMs: number): void {
+    if (!this.runActive) return;
+    const cutSample = this.runStartSample + this.playedBytes(atMs);
+    const endSample = this.runStartSample + this.runBytes;
+    for (let sample = Math.max(cutSample, this.baseSample); sample < endSample; sample++) {
+      const index = (sample - this.baseSample) * CHANNELS + 1;
+      if (index >= this.staging.length) break;
+      this.staging[index] = 0;
+    }
+    this.runActive = false;
+    this.heardEndSample = cutSample;
+    this.rightEndSample = Math.min(this.rightEndSample, cutSample);
+  }
+
+  /**
+   * The right channel is final before this sample at `atMs`: while a run plays, up to its playback position (a clear
+   * cuts no earlier); otherwise up to now, since a later frame starts at round(8·t) ≥ floor(8·now).
+   */
+  private rightFinalSample(atMs: number): number {
+    if (this.runActive) {
+      const runEndMs = this.runStartMs + this.runBytes / MULAW_BYTES_PER_MS;
+      if (runEndMs > atMs + EPSILON_MS) return this.runStartSample + this.playedBytes(atMs);
+      return Math.max(this.runStartSample + this.runBytes, Math.floor(atMs * SAMPLES_PER_MS));
+    }
+    return Math.max(this.heardEndSample, Math.floor(atMs * SAMPLES_PER_MS));
+  }
+
+  /** Writes out what both channels agree is final, once there is a chunk of it; bounds the skew between them. */
+  private commit(atMs: number): void {
+    if (this.failed) return;
+    const rightFinal = this.rightFinalSample(atMs);
+    if (this.leftEndSample < rightFinal - this.maxSkewSamples) {
+      // No caller frames for a while (stream gap): that stretch of the left channel is silence.
+      this.callerFilledSamples += rightFinal - this.maxSkewSamples - this.leftEndSample;
+      this.leftEndSample = rightFinal - this.maxSkewSamples;
+    }
+    // Caller frames far ahead of the playback position: the agent's side is committed as it stands.
+    const commitTo = Math.max(Math.min(this.leftEndSample, rightFinal), this.leftEndSample - this.maxSkewSamples);
+    if (commitTo - this.baseSample >= COMMIT_CHUNK_SAMPLES) this.flushTo(commitTo);
+  }
+
+  /** Hands [baseSample, toSample) to the file; what lies past the staging buffer is silence. */
+  private flushTo(toSample: number): void {
+    const spanSamples = toSample - this.baseSample;
+    if (spanSamples <= 0 || this.failed) return;
+    const capacitySamples = this.staging.length / CHANNELS;
+    const stagedSamples = Math.min(spanSamples, capacitySamples);
+    // A copy: the stream keeps the chunk until written, and the staging buffer is reused at once.
+    this.sink.push(Buffer.copyBytesFrom(this.staging, 0, stagedSamples * CHANNELS));
+    if (spanSamples > stagedSamples) this.sink.pushSilence((spanSamples - stagedSamples) * BYTES_PER_STEREO_SAMPLE);
+    this.staging.copyWithin(0, stagedSamples * CHANNELS);
+    this.staging.fill(0, (capacitySamples - stagedSamples) * CHANNELS);
+    this.baseSample = toSample;
+  }
+
+  /** Decodes `mulaw` into one channel from timeline position `atSample`; what is already written or too far ahead is lost. */
+  private stage(atSample: number, mulaw: Uint8Array, channel: 0 | 1): void {
+    let from = 0;
+    let index = atSample - this.baseSample;
+    if (index < 0) {
+      from = Math.min(-index, mulaw.length);
+      index = 0;
+    }
+    const neededSamples = index + mulaw.length - from;
+    if (neededSamples * CHANNELS > this.staging.length) this.grow(neededSamples);
+    const to = Math.min(mulaw.length, from + this.staging.length / CHANNELS - index);
+    if (to - from < mulaw.length) this.dropped(mulaw.length - Math.max(0, to - from));
+    const staging = this.staging;
+    let out = index * CHANNELS + channel;
+    for (let byte = from; byte < to; byte++, out += CHANNELS) staging[out] = DECODE_TABLE[mulaw[byte]!]!;
+  }
+
+  private grow(neededSamples: number): void {
+    const currentSamples = this.staging.length / CHANNELS;
+    const samples = Math.min(this.maxCapacitySamples, Math.max(neededSamples, currentSamples * 2));
+    if (samples <= currentSamples) return;
+    const grown = new Int16Array(samples * CHANNELS);
+    grown.set(this.staging);
+    this.staging = grown;
+  }
+
+  private dropped(samples: number): void {
+    if (this.samplesDropped === 0) this.logger.warn({ file: this.filePath }, 'recording: audio outside the recorded window, not recorded');
+    this.samplesDropped += samples;
+  }
+
+  private fail(reason: string, error?: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.staging = new Int16Array(0);
+    this.sink.abort();
+    this.logger.warn({ err: error, file: this.filePath }, `recording stopped: ${reason}`);
+  }
+}
+
+/**
+ * The file end of the recording: a FIFO of chunks (and runs of silence, generated as the disk takes them) in front of
+ * the write stream, with a hard cap on what may wait for the disk.
+ */
+class FileSink {
+  private stream: Writable | null = null;
+  private readonly items: Array<Buffer | number> = [];
+  private queuedDataBytes = 0;
+  private waitingForDrain = false;
+  private ending: ((written: boolean) => void) | null = null;
+  private ended = false;
+  private aborted = false;
+  private static readonly SILENCE = Buffer.alloc(64 * 1024);
+
+  constructor(
+    private readonly maxPendingBytes: number,
+    private readonly onFail: (reason: string, error?: unknown) => void,
+  ) {}
+
+  get backlogBytes(): number {
+    if (this.aborted) return 0;
+    return this.queuedDataBytes + (this.stream?.writableLength ?? 0);
+  }
+
+  attach(stream: Writable): void {
+    this.stream = stream;
+    stream.on('error', (error) => this.onFail('write failed', error));
+    stream.on('drain', () => {
+      this.waitingForDrain = false;
+      this.pump();
+    });
+    this.pump();
+  }
+
+  push(chunk: Buffer): void {
+    if (this.aborted) return;
+    this.items.push(chunk);
+    this.queuedDataBytes += chunk.length;
+    if (this.backlogBytes > this.maxPendingBytes) {
+      this.onFail(`the disk is not keeping up (${this.backlogBytes} bytes waiting)`);
+      return;
+    }
+    this.pump();
+  }
+
+  /** Silence is counted, not held: it is generated piece by piece as the disk takes it. */
+  pushSilence(bytes: number): void {
+    if (this.aborted || bytes <= 0) return;
+    this.items.push(bytes);
+    this.pump();
+  }
+
+  /** Resolves true once everything is on disk and the stream closed, false if it failed. */
+  end(): Promise<boolean> {
+    if (this.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      this.ending = resolve;
+      this.pump();
+    });
+  }
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.items.length = 0;
+    this.queuedDataBytes = 0;
+    this.stream?.destroy();
+    this.ending?.(false);
+    this.ending = null;
+  }
+
+  /** Resolves once the stream has let go of the file (or there never was one). */
+  closed(): Promise<void> {
+    const stream = this.stream;
+    if (stream === null || stream.closed) return Promise.resolve();
+    return new Promise((resolve) => stream.once('close', () => resolve()));
+  }
+
+  private pump(): void {
+    const stream = this.stream;
+    if (stream === null || this.aborted) return;
+    while (this.items.length > 0 && !this.waitingForDrain) {
+      const head = this.items[0]!;
+      let piece: Buffer;
+      if (typeof head === 'number') {
+        piece = FileSink.SILENCE.subarray(0, Math.min(head, FileSink.SILENCE.length));
+        if (head > piece.length) this.items[0] = head - piece.length;
+        else this.items.shift();
+      } else {
+        piece = head;
+        this.items.shift();
+        this.queuedDataBytes -= head.length;
+      }
+      if (!stream.write(piece)) this.waitingForDrain = true;
+    }
+    if (this.items.length === 0 && this.ending !== null && !this.ended) {
+      this.ended = true;
+      const resolve = this.ending;
+      stream.once('close', () => {
+        this.ending = null;
+        resolve(!this.aborted);
+      });
+      stream.end();
+    }
+  }
+}
+
+/** The canonical 44-byte header of 8 kHz 16-bit stereo PCM; `dataBytes` UNKNOWN_SIZE while the call runs. */
+function wavHeader(dataBytes: number): Buffer {
+  const header = Buffer.alloc(HEADER_BYTES);
+  header.write('RIFF', 0, 'ascii');
+  header.writeUInt32LE(dataBytes === UNKNOWN_SIZE ? UNKNOWN_SIZE : Math.min(UNKNOWN_SIZE, 36 + dataBytes), 4);
+  header.write('WAVE', 8, 'ascii');
+  header.write('fmt ', 12, 'ascii');
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(CHANNELS, 22);
+  header.writeUInt32LE(MULAW_SAMPLE_RATE_HZ, 24);
+  header.writeUInt32LE(MULAW_SAMPLE_RATE_HZ * BYTES_PER_STEREO_SAMPLE, 28);
+  header.writeUInt16LE(BYTES_PER_STEREO_SAMPLE, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36, 'ascii');
+  header.writeUInt32LE(Math.min(UNKNOWN_SIZE, dataBytes), 40);
+  return header;
+}

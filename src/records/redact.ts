@@ -1,0 +1,44 @@
+/**
+ * Secrets never reach a record: tool arguments and outputs are JSON the model and remote services wrote, so values
+ * under secret-looking keys are replaced, and any known secret (API keys, tool secrets, header values marked secret)
+ * is replaced wherever it appears in a string.
+ */
+
+const SECRET_KEY = /pass(word)?|secret|token|api[-_]?key|authori[sz]ation|credential|signature|cookie/i;
+export const REDACTED = '[redacted]';
+
+export class Redactor {
+  private readonly secrets: readonly string[];
+
+  /** Secrets shorter than 6 characters are ignored: replacing them would mangle ordinary text. */
+  constructor(secrets: ReadonlyArray<string | null | undefined>) {
+    this.secrets = [...new Set(secrets.filter((secret): secret is string => typeof secret === 'string' && secret.length >= 6))].sort((a, b) => b.length - a.length);
+  }
+
+  text(value: string): string {
+    let out = value;
+    for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    return out;
+  }
+
+  /** A JSON value with secret-looking keys and known secrets replaced. */
+  value(value: unknown, depth = 0): unknown {
+    if (typeof value === 'string') return this.text(value);
+    if (depth > 32 || value === null || typeof value !== 'object') return value;
+    if (Array.isArray(value)) return value.map((entry) => this.value(entry, depth + 1));
+    const out: Record<string, unknown> = {};
+    for (const [key, entry] of Object.entries(value)) out[key] = SECRET_KEY.test(key) ? REDACTED : this.value(entry, depth + 1);
+    return out;
+  }
+
+  /** JSON text in, a JSON value out (text that is not JSON stays text, secrets replaced), at most `maxChars` kept. */
+  json(text: string | undefined, maxChars = 4_000): unknown {
+    if (text === undefined) return null;
+    const clipped = text.length > maxChars ? `${text.slice(0, maxChars)}…` : text;
+    try {
+      return this.value(JSON.parse(text));
+    } catch {
+      return this.text(clipped);
+    }
+  }
+}
