@@ -10,6 +10,8 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import type { ElevenLabsTarget } from './server/agents-wiring.js';
 import { startServer, type UpstreamTarget } from './server/app.js';
+import { CallRecords } from './records/service.js';
+import { systemClock } from './clock.js';
 
 /** Runs `read`; a configuration error prints one line per problem and exits 78 (EX_CONFIG). */
 function orExit<T>(read: () => T): T {
@@ -79,10 +81,23 @@ async function resolveElevenLabs(config: Readonly<Config>, agents: AgentRoster, 
 
 async function main(): Promise<void> {
   const { config, agents } = readConfigOrExit();
-  const logger = createLogger({ level: config.logLevel, secrets: [config.openai.apiKey, config.twilio.authToken, config.elevenlabs.apiKey, ...agentSecrets(agents)] });
+  const logger = createLogger({
+    level: config.logLevel,
+    secrets: [config.openai.apiKey, config.twilio.authToken, config.twilio.apiKeySecret, config.elevenlabs.apiKey, config.api.key, config.records.databaseUrl, ...agentSecrets(agents)],
+  });
   const upstream = await resolveUpstream(config, agents, logger);
   const elevenlabs = await resolveElevenLabs(config, agents, logger);
-  const server = await startServer({ config, logger, upstream: upstream.target, agents, ...(elevenlabs.target === undefined ? {} : { elevenlabs: elevenlabs.target }) });
+  const secrets = [config.openai.apiKey, config.twilio.authToken, config.twilio.apiKeySecret, config.elevenlabs.apiKey, config.api.key, config.records.databaseUrl, ...agentSecrets(agents)];
+  const records = config.records.enabled ? new CallRecords({ config, logger, clock: systemClock, secrets }) : undefined;
+  if (records === undefined) logger.info('RECORDS=off: no call records, no records API');
+  const server = await startServer({
+    config,
+    logger,
+    upstream: upstream.target,
+    agents,
+    ...(elevenlabs.target === undefined ? {} : { elevenlabs: elevenlabs.target }),
+    ...(records === undefined ? {} : { records }),
+  });
   logger.info(
     { port: server.port, webhookUrl: `${config.server.publicBaseUrl}/incoming-call`, backend: config.openai.backend, audioFormat: config.openai.audioFormat },
     'callbridge listening',
@@ -96,7 +111,13 @@ async function main(): Promise<void> {
     logger.info({ signal, activeCalls: server.activeCalls }, 'shutting down');
     const forceExit = setTimeout(() => process.exit(1), 10_000);
     forceExit.unref();
-    Promise.all([server.close(), upstream.close(), elevenlabs.close()]).then(
+    Promise.all([server.close(), upstream.close(), elevenlabs.close()])
+      .then(async () => {
+        // Records of the calls just ended are written before the process exits (bounded by the force-exit timer).
+        if (records !== undefined && !(await records.flush(8_000))) logger.warn({ ...records.stats() }, 'shutdown: some call records were not written');
+        records?.close();
+      })
+      .then(
       () => {
         logger.info('stopped');
         logger.flush();

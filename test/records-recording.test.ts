@@ -65,6 +65,14 @@ function random(seed: number): () => number {
   };
 }
 
+/**
+ * Simulated time runs far faster than real time here: let the disk catch up now and then, as it does between the
+ * frames of a real call (the backlog is capped at 1 MiB, 32 s of audio).
+ */
+async function diskCaughtUp(recording: CallRecording): Promise<void> {
+  for (let waits = 0; recording.backlogBytes > 0 && waits < 2_000; waits++) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
 const media = (bytes: Uint8Array) => ({ event: 'media', media: { payload: bytesToBase64(bytes) } });
 
 describe('CallRecording', () => {
@@ -162,8 +170,7 @@ describe('CallRecording', () => {
         answerBytesLeft = 0;
       }
       clock.advance(0.5 + rand() * 12);
-      // Let the disk keep up, as it does when frames come in real time (the backlog is capped at 1 MiB = 32 s).
-      if (++steps % 1_000 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+      if (++steps % 1_000 === 0) await diskCaughtUp(recording);
     }
     twilio.stop();
     const info = await recording.close();
@@ -189,7 +196,7 @@ describe('CallRecording', () => {
   it('keeps memory bounded over a 10-minute call, a 2-minute caller gap included, and still matches Twilio', async () => {
     const clock = new ManualClock(0);
     const twilio = new TwilioPlaybackEmulator({ clock, originMs: 0 });
-    const recording = new CallRecording({ path: path.join(dir, 'long.wav'), clock, originMs: 0, logger: silentLogger(), maxPendingBytes: 256 << 20 });
+    const recording = new CallRecording({ path: path.join(dir, 'long.wav'), clock, originMs: 0, logger: silentLogger() });
     const leadMs = 200;
     const bytesPerMs = 32;
     let playEndMs = -Infinity;
@@ -222,7 +229,7 @@ describe('CallRecording', () => {
       }
       if (nowMs >= gapStartMs && nowMs < gapEndMs + 1_000) maxGapBytes = Math.max(maxGapBytes, recording.pendingBytes);
       else maxNormalBytes = Math.max(maxNormalBytes, recording.pendingBytes);
-      if (nowMs % 5_000 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+      if (nowMs % 5_000 === 0) await diskCaughtUp(recording);
     }
     clock.advance(600_000 - clock.now());
     twilio.stop();
@@ -248,8 +255,14 @@ describe('CallRecording', () => {
     const logs = captureLogs();
     const clock = new ManualClock(0);
     const stuck = new Writable({ write: () => undefined, highWaterMark: 16 * 1024 }); // never calls back
-    const recording = new CallRecording({ path: path.join(dir, 'stuck.wav'), clock, originMs: 0, logger: logs.logger, maxPendingBytes: 64 * 1024, openStream: () => stuck });
-    await new Promise((resolve) => setTimeout(resolve, 5)); // the stream is open
+    let opened = false;
+    const openStream = (): Writable => {
+      opened = true;
+      return stuck;
+    };
+    const recording = new CallRecording({ path: path.join(dir, 'stuck.wav'), clock, originMs: 0, logger: logs.logger, maxPendingBytes: 64 * 1024, openStream });
+    for (let waits = 0; !opened && waits < 500; waits++) await new Promise((resolve) => setTimeout(resolve, 2));
+    expect(opened).toBe(true);
     for (let nowMs = 0; nowMs < 30_000; nowMs += 20) {
       clock.advance(nowMs - clock.now());
       recording.callerAudio(frame(nowMs));
@@ -316,11 +329,11 @@ describe('recording retention', () => {
     const retention = new RecordingRetention({ dir, retentionDays: 1, logger: silentLogger(), nowEpochMs: () => nowEpochMs, intervalMs: 20 });
     expect(await retention.start()).toEqual({ deleted: 1 });
     await file('b.wav', 2);
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    for (let waits = 0; waits < 200 && (await readdir(dir)).length > 0; waits++) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(await readdir(dir)).toEqual([]);
     retention.stop();
     await file('c.wav', 2);
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    await new Promise((resolve) => setTimeout(resolve, 100)); // five intervals: none sweeps any more
     expect(await readdir(dir)).toEqual(['c.wav']);
   });
 });

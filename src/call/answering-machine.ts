@@ -26,6 +26,8 @@ export const HUMAN_NOTE = 'The person you called has answered (answering-machine
 
 export class AnsweringMachineGate {
   private decided = false;
+  /** Said to the agent with its greeting once a person answered. */
+  greetingNote: string | null = null;
 
   constructor(private readonly settings: AnsweringMachineSettings) {}
 
@@ -37,7 +39,10 @@ export class AnsweringMachineGate {
   decide(answeredBy: string): MachineVerdictAction {
     if (this.decided) return { kind: 'ignore' };
     this.decided = true;
-    if (answeredBy === 'human' || answeredBy === 'unknown') return { kind: 'greet', note: HUMAN_NOTE };
+    if (answeredBy === 'human' || answeredBy === 'unknown') {
+      this.greetingNote = HUMAN_NOTE;
+      return { kind: 'greet', note: HUMAN_NOTE };
+    }
     const endOfMessage = answeredBy.startsWith('machine_end_');
     const { mode, voicemailMessage } = this.settings;
     if (endOfMessage && mode === 'voicemail' && voicemailMessage !== null) {

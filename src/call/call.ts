@@ -203,11 +203,12 @@ export class Call {
     }
   }
 
-  private greetOnce(note?: string): void {
+  private greetOnce(): void {
     const greeting = this.settings.greeting;
     if (this.greeted || this.state !== 'live' || greeting === null || this.machineGate?.pending === true) return;
     this.greeted = true;
-    const instructions = note === undefined ? greeting : `${note}\n${greeting}`;
+    const note = this.machineGate?.greetingNote ?? null;
+    const instructions = note === null ? greeting : `${note}\n${greeting}`;
     this.agent.requestResponse({ instructions, reason: this.settings.greetingIsNote === true ? 'resume' : 'greeting' });
   }
 
@@ -218,7 +219,8 @@ export class Call {
     if (action.kind === 'ignore') return;
     this.logger.info({ answeredBy, action: action.kind }, 'answering-machine detection');
     this.publish({ type: 'answered_by', atMs: this.clock.now(), answeredBy, action: action.kind });
-    if (action.kind === 'greet') return this.greetOnce(action.note);
+    // A session still connecting greets when it is ready (its `ready` event asks for the greeting).
+    if (action.kind === 'greet') return this.agent.state === 'ready' ? this.greetOnce() : undefined;
     if (action.kind === 'hang_up') return this.closeWithOutcome({ kind: 'hang_up', reason: action.reason });
     this.greeted = true;
     this.ending.request({ kind: 'hang_up', reason: 'voicemail message left' });

@@ -34,6 +34,8 @@ export interface CallObserver {
   callStarted?(call: CallInfo): void | Promise<void>;
   callEvent?(call: CallInfo, event: CallEvent): void | Promise<void>;
   callEnded?(call: CallInfo, summary: CallSummary): void | Promise<void>;
+  /** An outbound call that never connected a stream (busy, no answer, failed): no summary. */
+  callNotConnected?(call: CallInfo): void | Promise<void>;
 }
 
 export class CallObservers {
@@ -61,6 +63,10 @@ export class CallObservers {
   /** Starts every observer's `callEnded`; their promises are kept until settled so `flush()` can wait for them. */
   ended(call: CallInfo, summary: CallSummary): void {
     for (const observer of this.observers) this.run(observer, 'callEnded', call.callSid, () => observer.callEnded?.(call, summary), true);
+  }
+
+  notConnected(call: CallInfo): void {
+    for (const observer of this.observers) this.run(observer, 'callNotConnected', call.callSid, () => observer.callNotConnected?.(call), true);
   }
 
   /** Waits for running `callEnded` observers, at most `deadlineMs`. Resolves true when all settled in time. */

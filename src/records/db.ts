@@ -43,6 +43,9 @@ export interface OpenRecordStoreOptions {
 /** Key of the advisory lock held while migrating ('cbrecmig' as 8 bytes). */
 export const MIGRATION_LOCK_KEY = 7161412137257888103n;
 
+/** Where the applied migrations are listed. */
+export const MIGRATION_TABLE = 'records_migration';
+
 const DEFAULT_MAX_CONNECTIONS = 4;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
@@ -172,7 +175,14 @@ async function migrateOn(connection: Kysely<Database>): Promise<string[]> {
   const current = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(connection);
   const schema = current.rows[0]?.schema ?? null;
   if (schema === null) throw new Error('no schema: the first schema in search_path does not exist');
-  const migrator = new Migrator({ db: connection, provider: migrationProvider, migrationTableSchema: schema });
+  const migrator = new Migrator({
+    db: connection,
+    provider: migrationProvider,
+    migrationTableSchema: schema,
+    // Our own bookkeeping names: a shared database may hold another app's Kysely migrations.
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: `${MIGRATION_TABLE}_lock`,
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((result) => result.status === 'Error')?.migrationName;

@@ -67,6 +67,7 @@ export class CallRecording implements CallAudioTap {
   private readonly originMs: number;
   private readonly logger: Logger;
   private readonly maxSkewSamples: number;
+  /** The staging buffer never grows past this: skew + agent lead + one chunk. */
   private readonly maxCapacitySamples: number;
   private readonly closeTimeoutMs: number;
   private readonly sink: FileSink;
@@ -117,8 +118,7 @@ export class CallRecording implements CallAudioTap {
 
   /** Audio staged in memory and not yet committed to the file, bytes (bounded by lead + skew + one chunk). */
   get pendingBytes(): number {
-    if (this.failed) return 0;
-    return Math.max(0, Math.max(this.leftEndSample, this.rightEndSample) - this.baseSample) * BYTES_PER_STEREO_SAMPLE;
+    return this.failed ? 0 : Math.max(0, Math.max(this.leftEndSample, this.rightEndSample) - this.baseSample) * BYTES_PER_STEREO_SAMPLE;
   }
 
   /** Bytes handed over for the disk and not yet written (what `maxPendingBytes` bounds). */
@@ -188,19 +188,14 @@ export class CallRecording implements CallAudioTap {
       const written = await Promise.race([this.sink.end(), timedOut]);
       cancelTimeout();
       if (!written) this.fail('the disk did not take the file in time');
-      if (!this.failed) {
-        const dataBytes = endSample * BYTES_PER_STEREO_SAMPLE;
-        try {
-          const handle = await open(this.filePath, 'r+');
-          try {
-            await handle.write(wavHeader(dataBytes), 0, HEADER_BYTES, 0);
-          } finally {
-            await handle.close();
-          }
+      const dataBytes = endSample * BYTES_PER_STEREO_SAMPLE;
+      try {
+        if (!this.failed) {
+          await patchHeader(this.filePath, dataBytes);
           return { file: path.basename(this.filePath), durationMs: endSample / SAMPLES_PER_MS, bytes: HEADER_BYTES + dataBytes };
-        } catch (error) {
-          this.fail('cannot write the header', error);
         }
+      } catch (error) {
+        this.fail('cannot write the header', error);
       }
     }
     // A failed recording is incomplete and referenced by no record: remove what was written (best effort).
@@ -331,8 +326,7 @@ class FileSink {
   ) {}
 
   get backlogBytes(): number {
-    if (this.aborted) return 0;
-    return this.queuedDataBytes + (this.stream?.writableLength ?? 0);
+    return this.aborted ? 0 : this.queuedDataBytes + (this.stream?.writableLength ?? 0);
   }
 
   attach(stream: Writable): void {
@@ -349,11 +343,8 @@ class FileSink {
     if (this.aborted) return;
     this.items.push(chunk);
     this.queuedDataBytes += chunk.length;
-    if (this.backlogBytes > this.maxPendingBytes) {
-      this.onFail(`the disk is not keeping up (${this.backlogBytes} bytes waiting)`);
-      return;
-    }
-    this.pump();
+    if (this.backlogBytes > this.maxPendingBytes) this.onFail(`the disk is not keeping up (${this.backlogBytes} bytes waiting)`);
+    else this.pump();
   }
 
   /** Silence is counted, not held: it is generated piece by piece as the disk takes it. */
@@ -415,6 +406,16 @@ class FileSink {
       });
       stream.end();
     }
+  }
+}
+
+/** Writes the final sizes into the header, once the stream has let go of the file. */
+async function patchHeader(filePath: string, dataBytes: number): Promise<void> {
+  const handle = await open(filePath, 'r+');
+  try {
+    await handle.write(wavHeader(dataBytes), 0, HEADER_BYTES, 0);
+  } finally {
+    await handle.close();
   }
 }
 

@@ -4,7 +4,7 @@
  *
  * Migrations live in code (not files) so the build needs no copy step and a bundled `dist/` carries them. They are
  * append-only: a released migration is never edited; a change is a new `000N_…` entry. Kysely records what ran in
- * `kysely_migration` and runs only what is missing, in name order.
+ * `records_migration` (see db.ts) and runs only what is missing, in name order.
  *
  * Column types: ms offsets inside a call are `integer` (a call is far shorter than 24 days), durations, byte and
  * token counts are `bigint` (SUMs over months of calls), money is `numeric(14,6)` (costs are rounded to 1e-6, and a

@@ -109,7 +109,7 @@ export class CallRecords implements CallObserver {
   }
 
   /** Outbound calls that never connected (busy, no answer, failed) end here, with no stream summary. */
-  async callEndedWithoutStream(info: CallInfo): Promise<void> {
+  async callNotConnected(info: CallInfo): Promise<void> {
     await this.finish(info, null);
   }
 

@@ -13,6 +13,7 @@
  */
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import type { Insertable, Kysely, Selectable, Transaction } from 'kysely';
+import { decodeCursor, encodeCursor } from './cursor.js';
 import type { CallsTable, Database } from './schema.js';
 import type { CallListItem, CallPage, CallQuery, CallRecord, RecordEvent, RecordStore, TranscriptLine } from './types.js';
 
@@ -20,16 +21,6 @@ export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 200;
 /** Rows per multi-row INSERT: far below PostgreSQL's 65535 bind parameters even for the widest table. */
 const ROWS_PER_INSERT = 1_000;
-const MAX_CURSOR_CHARS = 1_024;
-
-/** A `cursor` that is not one of ours (or was damaged): the API answers 400 `{ code: 'bad_cursor' }`. */
-export class InvalidCursorError extends Error {
-  readonly code = 'bad_cursor' as const;
-  constructor(reason: string) {
-    super(`invalid cursor: ${reason}`);
-    this.name = 'InvalidCursorError';
-  }
-}
 
 /**
  * The database refused one record for its content. `writtenBefore` records of the batch (those before it) are
@@ -77,6 +68,7 @@ export class KyselyRecordStore implements RecordStore {
 
   async listCalls(query: CallQuery): Promise<CallPage> {
     const limit = pageLimit(query.limit);
+    // A bad cursor throws BadCursorError (cursor.ts) before any SQL: the API answers 400 bad_cursor.
     const after = query.cursor === undefined ? null : decodeCursor(query.cursor);
     let select = this.db.selectFrom('calls').selectAll();
     if (query.fromEpochMs !== undefined) select = select.where('started_at', '>=', new Date(query.fromEpochMs));
@@ -93,7 +85,7 @@ export class KyselyRecordStore implements RecordStore {
     const rows = await select.orderBy('started_at', 'desc').orderBy('call_sid', 'desc').limit(limit + 1).execute();
     const page = rows.slice(0, limit).map(toListItem);
     const last = page[page.length - 1];
-    return { calls: page, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last.startedAtEpochMs, last.callSid) : null };
+    return { calls: page, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last) : null };
   }
 
   async getCall(callSid: string): Promise<CallRecord | null> {
@@ -315,26 +307,4 @@ function jsonObject(value: unknown): Record<string, unknown> {
 function pageLimit(limit: number | undefined): number {
   if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_PAGE_LIMIT;
   return Math.min(MAX_PAGE_LIMIT, Math.max(1, Math.floor(limit)));
-}
-
-/** Opaque to clients: base64url of `[startedAtEpochMs, callSid]`, the last row of the page. */
-export function encodeCursor(startedAtEpochMs: number, callSid: string): string {
-  return Buffer.from(JSON.stringify([startedAtEpochMs, callSid]), 'utf8').toString('base64url');
-}
-
-export function decodeCursor(cursor: string): { startedAtEpochMs: number; callSid: string } {
-  if (cursor.length === 0 || cursor.length > MAX_CURSOR_CHARS || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw new InvalidCursorError('not base64url');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw new InvalidCursorError('not a cursor');
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 2) throw new InvalidCursorError('not a cursor');
-  const [startedAtEpochMs, callSid] = parsed as [unknown, unknown];
-  if (typeof startedAtEpochMs !== 'number' || !Number.isSafeInteger(startedAtEpochMs) || Number.isNaN(new Date(startedAtEpochMs).getTime())) {
-    throw new InvalidCursorError('bad position');
-  }
-  if (typeof callSid !== 'string' || callSid.length === 0) throw new InvalidCursorError('bad position');
-  return { startedAtEpochMs, callSid };
 }

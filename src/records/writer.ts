@@ -25,7 +25,7 @@ export interface RecordWriterOptions {
   readonly store: RecordStoreSource;
   readonly clock: Clock;
   readonly logger: Logger;
-  /** Records held in memory at most (written, waiting or in flight). Default 10_000. */
+  /** Records held in memory at most (waiting or in flight). Default 10_000. */
   readonly maxBuffered?: number;
   /** Records per `insertCalls`. Default 50. */
   readonly batchSize?: number;
@@ -77,7 +77,9 @@ export class RecordWriter {
   /** The next write (soon) or retry (backoff); null when none is armed. */
   private timer: TimerHandle | null = null;
   private consecutiveFailures = 0;
-  private outage: { readonly failedAttemptsAtStart: number; readonly writtenAtStart: number; readonly droppedAtStart: number } | null = null;
+  private outage: { readonly failedAttemptsAtStart: number; readonly writtenAtStart: number } | null = null;
+  /** Drops are reported per backlog: since the queue was last empty (an overflow can start before any failure). */
+  private droppedAtLastDrain = 0;
   private overflowLogged = false;
   private closedDropLogged = false;
   private waiters: FlushWaiter[] = [];
@@ -267,11 +269,12 @@ export class RecordWriter {
       const writtenSince = this.written - this.outage.writtenAtStart;
       const failedSince = this.failedAttempts - this.outage.failedAttemptsAtStart;
       this.logger.info(
-        { written: writtenSince, failedAttempts: failedSince, dropped: this.dropped - this.outage.droppedAtStart },
+        { written: writtenSince, failedAttempts: failedSince, dropped: this.dropped - this.droppedAtLastDrain },
         `records caught up: ${writtenSince} written after ${failedSince} failed attempts`,
       );
     }
     this.outage = null;
+    this.droppedAtLastDrain = this.dropped;
     this.overflowLogged = false;
     this.settleWaiters(true);
   }
@@ -283,7 +286,7 @@ export class RecordWriter {
     const delayMs = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** Math.min(30, this.consecutiveFailures - 1));
     const fields = { error: this.lastError, pending: this.queue.length, retryInMs: delayMs, failedAttempts: this.failedAttempts };
     if (this.outage === null) {
-      this.outage = { failedAttemptsAtStart: this.failedAttempts - 1, writtenAtStart: this.written, droppedAtStart: this.dropped };
+      this.outage = { failedAttemptsAtStart: this.failedAttempts - 1, writtenAtStart: this.written };
       this.logger.warn(fields, 'records write failed: retrying (calls go on)');
     } else {
       this.logger.debug(fields, 'records write failed again');

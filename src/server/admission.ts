@@ -26,6 +26,7 @@ import { StreamTokenRegistry, type StreamTokenInfo } from '../twilio/stream-toke
 import { dialTwiml, hangUpTwiml, sayAndHangUpTwiml } from '../twilio/twiml.js';
 import { dialActionUrl, type AcceptedCall } from '../twilio/webhook.js';
 import type { VoiceAgentSession } from '../voice/port.js';
+import type { OutboundCalls } from '../outbound/outbound-calls.js';
 import { OutcomeStore } from './outcomes.js';
 import { PredialPool } from './predial.js';
 
@@ -51,6 +52,8 @@ export interface CallAdmissionOptions {
   /** Open the agent session while answering the webhook (default true). */
   predial: boolean;
   observers: CallObservers;
+  /** Outbound calls we placed: their streams take identity and answering-machine settings from the job. */
+  outbound?: OutboundCalls;
   /** A recording of the call (its audio tap), when its agent records calls. */
   recordingFor?(info: CallInfo, agent: AgentDefinition): CallAudioTap | undefined;
 }
@@ -155,7 +158,8 @@ export class CallAdmission {
     const fallbackProvider = agentDefinition.fallbackProvider;
     const agent = predialled ?? dial();
     const { config } = this.options;
-    const info: CallInfo = {
+    const outbound = announced.direction === 'outbound' ? (this.options.outbound?.attach(start.callSid, start.streamSid) ?? null) : null;
+    const info: CallInfo = outbound?.info ?? {
       callSid: start.callSid,
       streamSid: start.streamSid,
       from: announced.from,
@@ -199,6 +203,7 @@ export class CallAdmission {
           }),
       onEvent: (event) => observers.event(info, event),
       ...(audioTap === undefined ? {} : { audioTap }),
+      ...(outbound?.answeringMachine === undefined ? {} : { answeringMachine: outbound.answeringMachine }),
       onStreamOutcome: (outcome: StreamOutcome) => this.outcomes.set(start.callSid, outcome),
     });
     this.calls.add(call);
@@ -206,7 +211,8 @@ export class CallAdmission {
       (summary) => {
         this.calls.delete(call);
         onClosed();
-        observers.ended(info, summary);
+        if (outbound === null) observers.ended(info, summary);
+        else outbound.streamEnded(summary);
       },
       (error: unknown) => {
         this.calls.delete(call);
@@ -214,8 +220,10 @@ export class CallAdmission {
         callLogger.error({ err: error }, 'call ended with an internal error');
       },
     );
-    observers.started(info);
+    // An outbound call's observers heard of it when it was placed.
+    if (outbound === null) observers.started(info);
     call.start();
+    outbound?.bindVerdict((answeredBy) => call.answeredBy(answeredBy));
   }
 
   private agentOf(info: { agentName?: string }): AgentDefinition {
@@ -243,6 +251,6 @@ export class CallAdmission {
   }
 }
 
-function variablesOf(call: { callSid: string; from: string; to: string }): CallVariables {
-  return { callerNumber: call.from, calledNumber: call.to, callSid: call.callSid, startedAtEpochMs: Date.now(), custom: {} };
+function variablesOf(call: { callSid: string; from: string; to: string; custom?: Readonly<Record<string, string>> }): CallVariables {
+  return { callerNumber: call.from, calledNumber: call.to, callSid: call.callSid, startedAtEpochMs: Date.now(), custom: call.custom ?? {} };
 }

@@ -23,7 +23,12 @@ import { acceptMediaStream } from '../twilio/media-stream.js';
 import { CallRecorder } from '../twilio/recorder.js';
 import { checkMediaStreamUpgrade } from '../twilio/upgrade.js';
 import { createTwilioWebhookRouter } from '../twilio/webhook.js';
+import type { CallRecords } from '../records/service.js';
 import { CallAdmission } from './admission.js';
+import { createRecordsApiRouter } from './records-api.js';
+import { OutboundCalls } from '../outbound/outbound-calls.js';
+import { createOutboundRouter } from '../outbound/routes.js';
+import { twilioCallsFromConfig, type TwilioCalls } from '../outbound/twilio-rest.js';
 import { createAgentDialer, createAgentTools, type ElevenLabsTarget } from './agents-wiring.js';
 
 /** Where and how to reach the Realtime API (OpenAI, Azure, or the embedded simulated server). */
@@ -45,6 +50,10 @@ export interface ServerDeps {
   agents?: AgentRoster;
   /** Call observers (records, metrics, console): started, live events, ended. */
   observers?: readonly CallObserver[];
+  /** Call records (database, recordings, the records API); absent = no records. */
+  records?: CallRecords;
+  /** Twilio's Calls API for outbound calls; default from the configuration (null = outbound off). */
+  twilioCalls?: TwilioCalls | null;
 }
 
 export interface RunningServer {
@@ -64,12 +73,14 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const tools = deps.tools ?? [];
   const onCallEnded = deps.onCallEnded;
   const observers = new CallObservers(
-    [...(deps.observers ?? []), ...(onCallEnded === undefined ? [] : [{ name: 'onCallEnded', callEnded: (_call: unknown, summary: CallSummary) => onCallEnded(summary) }])],
+    [...(deps.records === undefined ? [] : [deps.records]), ...(deps.observers ?? []), ...(onCallEnded === undefined ? [] : [{ name: 'onCallEnded', callEnded: (_call: unknown, summary: CallSummary) => onCallEnded(summary) }])],
     logger,
   );
   const roster = deps.agents ?? rosterFromConfig(config);
   const wiring = { config, roster, target: deps.upstream, clock, logger, codeTools: tools, ...(deps.elevenlabs === undefined ? {} : { elevenlabs: deps.elevenlabs }) };
+  const outbound = new OutboundCalls({ config, roster, logger, clock, observers, twilio: deps.twilioCalls === undefined ? twilioCallsFromConfig(config) : deps.twilioCalls });
   const admission = new CallAdmission({
+    outbound,
     config,
     logger,
     clock,
@@ -78,6 +89,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     toolsFor: createAgentTools(wiring),
     predial: deps.predial !== false,
     observers,
+    ...(deps.records === undefined ? {} : { recordingFor: deps.records.recordingFor.bind(deps.records) }),
   });
 
   const app = express();
@@ -112,6 +124,18 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       agentFor: (calledNumber) => admission.agentFor(calledNumber),
       onCallAccepted: (call) => admission.callAccepted(call),
       afterStream: (request, resume) => admission.afterStream(request, resume),
+      outboundCall: (requestId, callSid) => outbound.voiceRequest(requestId, callSid),
+    }),
+  );
+  app.use(createOutboundRouter({ config, logger, outbound }));
+
+  const records = deps.records;
+  app.use(
+    createRecordsApiRouter({
+      apiKey: config.api.key,
+      store: () => records?.store() ?? null,
+      recordingsDir: records === undefined ? null : config.records.recordingsDir,
+      logger,
     }),
   );
 
@@ -152,6 +176,8 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   });
   const { port } = httpServer.address() as AddressInfo;
 
+  if (config.api.key === null) logger.info('CALLBRIDGE_API_KEY is not set: the HTTP API (records, outbound calls) is off');
+  else if (!outbound.enabled) logger.info('outbound calls are off: set TWILIO_ACCOUNT_SID, TWILIO_FROM_NUMBER and a Twilio credential');
   if (config.twilio.authToken === null) {
     logger.warn('TWILIO_AUTH_TOKEN is not set: webhook and WebSocket signatures are NOT checked. Development only: anyone who can reach this port can place calls on your OpenAI key.');
   }
@@ -166,6 +192,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     close: () => {
       closing ??= (async () => {
         const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        outbound.stop();
         await admission.shutdown(SHUTDOWN_GRACE_MS);
         for (const client of ws.getWss().clients) client.terminate();
         httpServer.closeAllConnections();

@@ -14,6 +14,10 @@ export interface StreamTokenInfo {
   agentName?: string;
   /** Instructions for the agent's first words on a resumed stream (e.g. after a failed transfer). */
   resumeNote?: string;
+  /** An outbound call we placed (its job knows the rest). */
+  direction?: 'outbound';
+  /** Variables given with an outbound call (`{{custom.NAME}}` in the agent's templates). */
+  custom?: Readonly<Record<string, string>>;
 }
 
 export interface StreamTokenRegistryOptions {

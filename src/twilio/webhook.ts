@@ -13,13 +13,11 @@ import { isValidWebhookSignature, mediaStreamUrl, type SignedParams } from './si
 import type { StreamTokenInfo, StreamTokenRegistry } from './stream-tokens.js';
 import { busyTwiml, sayAndHangUpTwiml, streamTwiml } from './twiml.js';
 
-export interface AcceptedCall {
+/** Where Twilio asks for an outbound call's TwiML once the callee answers (`?request=<id>`). */
+export const OUTBOUND_VOICE_PATH = '/outbound/voice';
+
+export interface AcceptedCall extends StreamTokenInfo {
   token: string;
-  callSid: string;
-  from: string;
-  to: string;
-  agentName?: string;
-  resumeNote?: string;
 }
 
 /** Said to a caller whose number no agent answers (and there is no default agent). */
@@ -43,6 +41,8 @@ export interface TwilioWebhookDeps {
    * `resume` builds the stream TwiML that puts the call back with its agent.
    */
   afterStream?(request: { callSid: string; from: string; to: string; dialStatus: string | null }, resume: (info: Omit<StreamTokenInfo, 'callSid' | 'from' | 'to'>) => string): string;
+  /** Outbound calls we placed: the agent and variables for this request id and callSid; null = not ours. */
+  outboundCall?(requestId: string, callSid: string): { agentName: string; custom: Record<string, string> } | null;
 }
 
 /** Body size limit for the form post; Twilio's voice webhook params are well under 8 KB. */
@@ -58,7 +58,7 @@ function formParams(body: unknown): SignedParams {
   return params;
 }
 
-function param(params: SignedParams, name: string): string {
+export function param(params: SignedParams, name: string): string {
   const value = params[name];
   return typeof value === 'string' ? value : '';
 }
@@ -67,7 +67,7 @@ function param(params: SignedParams, name: string): string {
  * Parses the form and checks `X-Twilio-Signature`; answers 403 (no TwiML) to an unsigned or mis-signed request and
  * 400 without a CallSid. On success `res.locals.params` holds the signed parameters.
  */
-function signedTwilioForm(deps: TwilioWebhookDeps): express.RequestHandler[] {
+export function signedTwilioForm(deps: Pick<TwilioWebhookDeps, 'config' | 'logger'>): express.RequestHandler[] {
   const { config } = deps;
   return [
     express.urlencoded({ extended: false, limit: WEBHOOK_BODY_LIMIT }),
@@ -105,7 +105,7 @@ export function createTwilioWebhookRouter(deps: TwilioWebhookDeps): express.Rout
     const twiml = streamTwiml({
       streamUrl,
       parameters: { callSid: info.callSid, from: info.from, to: info.to, streamToken: token },
-      preludeSay: info.resumeNote === undefined ? config.twilio.preludeSay : null,
+      preludeSay: info.resumeNote === undefined && info.direction !== 'outbound' ? config.twilio.preludeSay : null,
       actionUrl: connectActionUrl,
     });
     if (deps.onCallAccepted !== undefined) {
@@ -140,6 +140,23 @@ export function createTwilioWebhookRouter(deps: TwilioWebhookDeps): express.Rout
     }
     res.status(200).type('text/xml').send(connectStream({ callSid, from, to, ...(agentName === undefined ? {} : { agentName }) }, logger));
     logger.info({ agent: agentName }, 'incoming call accepted; stream TwiML sent');
+  });
+
+  // An outbound call we placed answered: same stream TwiML as an inbound call, with the agent the request named.
+  router.post(OUTBOUND_VOICE_PATH, ...signedTwilioForm(deps), (req, res) => {
+    const params = res.locals['params'] as SignedParams;
+    const callSid = param(params, 'CallSid');
+    const logger = deps.logger.child({ callSid });
+    const requestId = typeof req.query['request'] === 'string' ? req.query['request'] : '';
+    const outbound = deps.outboundCall?.(requestId, callSid) ?? null;
+    if (outbound === null) {
+      logger.warn({ requestId }, 'outbound voice request for a call we did not place: hanging up');
+      res.status(200).type('text/xml').send(sayAndHangUpTwiml('Goodbye.'));
+      return;
+    }
+    const info = { callSid, from: param(params, 'From'), to: param(params, 'To'), agentName: outbound.agentName, direction: 'outbound' as const, custom: outbound.custom };
+    res.status(200).type('text/xml').send(connectStream(info, logger));
+    logger.info({ agent: outbound.agentName }, 'outbound call answered; stream TwiML sent');
   });
 
   const afterStream = (dialStatus: 'form' | 'none') => (_req: express.Request, res: express.Response) => {

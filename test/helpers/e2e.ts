@@ -11,7 +11,8 @@ import type { AgentRoster } from '../../src/agents/types.js';
 import type { ToolDefinition } from '../../src/call/tools.js';
 import type { CallObserver } from '../../src/observers/hub.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
+import type { CallRecords } from '../../src/records/service.js';
 import { startServer, type RunningServer } from '../../src/server/app.js';
 import {
   startSimulatedRealtimeServer,
@@ -32,6 +33,8 @@ export interface Bridge {
   /** The simulated ElevenLabs server, when `elevenlabs` was given. */
   elevenlabs: SimulatedElevenLabsServer | null;
   server: RunningServer;
+  /** The call records service, when `records` was given (closed by `close()`; the store is the test's). */
+  records: CallRecords | null;
   config: Readonly<Config>;
   baseUrl: string;
   summaries: CallSummary[];
@@ -55,6 +58,8 @@ export async function startBridge(options: {
   predial?: boolean;
   /** False: no last-chance secret filter on log lines, so a test can prove the code itself never logs a secret. */
   filterSecrets?: boolean;
+  /** Run the bridge with call records (ServerDeps.records), built with the bridge's config and logger. */
+  records?: (config: Readonly<Config>, logger: Logger) => CallRecords;
 } = {}): Promise<Bridge> {
   const sim = await startSimulatedRealtimeServer({ apiKey: OPENAI_KEY, ...options.sim });
   const elevenlabs = options.elevenlabs === undefined ? null : await startSimulatedElevenLabsServer({ apiKey: ELEVENLABS_KEY, ...options.elevenlabs });
@@ -79,6 +84,7 @@ export async function startBridge(options: {
     },
   });
   const logger = createLogger({ level: config.logLevel, destination, secrets: options.filterSecrets === false ? [] : [OPENAI_KEY, AUTH_TOKEN, ELEVENLABS_KEY] });
+  const records = options.records?.(config, logger) ?? null;
   const summaries: CallSummary[] = [];
   const waiters: Array<() => void> = [];
   const server = await startServer({
@@ -88,6 +94,7 @@ export async function startBridge(options: {
     tools: options.tools,
     ...(options.agents === undefined ? {} : { agents: options.agents }),
     ...(options.observers === undefined ? {} : { observers: options.observers }),
+    ...(records === null ? {} : { records }),
     ...(elevenlabs === null
       ? {}
       : {
@@ -110,6 +117,7 @@ export async function startBridge(options: {
     sim,
     elevenlabs,
     server,
+    records,
     config,
     baseUrl,
     summaries,
@@ -130,6 +138,7 @@ export async function startBridge(options: {
     },
     close: async () => {
       await server.close();
+      records?.close();
       await sim.close();
       await elevenlabs?.close();
     },

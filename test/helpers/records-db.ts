@@ -31,6 +31,7 @@ export interface PostgresSchema {
   readonly schema: string;
   /** A query on the same schema, outside the code under test. */
   query<T extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[]): Promise<T[]>;
+  /** Drops the schema and everything in it; later calls do nothing. */
   drop(): Promise<void>;
 }
 
@@ -44,12 +45,15 @@ export async function createPostgresSchema(baseUrl: string): Promise<PostgresSch
   await admin.end();
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   pool.on('error', () => undefined);
+  let dropped = false;
   return {
     url,
     schema,
     query: async <T extends pg.QueryResultRow>(text: string, values?: unknown[]) => (await pool.query<T>(text, values)).rows,
     drop: async () => {
-      await pool.query(`drop schema ${schema} cascade`);
+      if (dropped) return;
+      dropped = true;
+      await pool.query(`drop schema if exists ${schema} cascade`);
       await pool.end();
     },
   };

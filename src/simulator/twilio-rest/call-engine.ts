@@ -9,15 +9,16 @@
  * for the events asked for; the async AMD verdict goes to its own callback. The call ends when the TwiML runs out,
  * on `<Hangup/>`, when the callee hangs up, at TimeLimit, or by the API; a live stream then gets `stop`.
  */
-import type { Clock, TimerHandle } from '../../clock.js';
+import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import { amdVerdict, openCalleeStream, type AmdVerdict, type CalleeTimeline } from './callees.js';
 import { OutboundCallRecord } from './call-record.js';
 import type { CreateCallRequest, HttpMethod, StatusCallbackEvent, UpdateCallRequest } from './create-params.js';
 import { TwilioApiError, type CallResourceState } from './resource.js';
+import { CallTimers } from './timers.js';
 import { runTwiml, type TwimlDocument, type TwimlHost } from './twiml-executor.js';
 import type { CalleeBehaviour, CalleeStream, EndReason, RequestLogEntry } from './types.js';
-import { amdCallbackParams, callParams, SerialQueue, sendSignedRequest, statusCallbackParams, type OutgoingRequest } from './webhooks.js';
+import { amdCallbackParams, callParams, SerialQueue, sendSignedRequest, statusCallbackParams, type CallDurations, type OutgoingRequest } from './webhooks.js';
 
 /** Ring time of a callee who answers, when not given (scaled). */
 const DEFAULT_ANSWER_AFTER_MS = 2_000;
@@ -59,7 +60,7 @@ export class OutboundCallEngine {
   private dateUpdated = this.dateCreated;
   private startTime: Date | null = null;
   private endTime: Date | null = null;
-  private readonly timers = new Set<TimerHandle>();
+  private readonly timers: CallTimers;
   private readonly statusCallbacks = new SerialQueue();
   /** Requests and streams still open: the call is `finished` once none is left after it ended. */
   private readonly pending = new Set<Promise<unknown>>();
@@ -69,6 +70,7 @@ export class OutboundCallEngine {
 
   constructor(deps: CallEngineDeps) {
     this.deps = deps;
+    this.timers = new CallTimers(deps.clock);
     this.createdAtClockMs = deps.clock.now();
     const { request } = deps;
     this.call = new OutboundCallRecord(deps.sid, deps.accountSid, request.to, request.from, deps.behaviour, request.raw);
@@ -83,23 +85,23 @@ export class OutboundCallEngine {
     const timeoutMs = this.scaled(this.deps.request.timeoutSec * 1_000);
     switch (behaviour.kind) {
       case 'fail':
-        this.after(this.scaled(behaviour.afterMs ?? DEFAULT_FAIL_AFTER_MS), () => this.endUnanswered('failed'));
+        this.timers.after(this.scaled(behaviour.afterMs ?? DEFAULT_FAIL_AFTER_MS), () => this.endUnanswered('failed'));
         return;
       case 'busy': {
         const ringMs = this.scaled(behaviour.ringMs ?? DEFAULT_BUSY_RING_MS);
         if (ringMs > 0) this.ring();
-        this.after(ringMs, () => this.endUnanswered('busy'));
+        this.timers.after(ringMs, () => this.endUnanswered('busy'));
         return;
       }
       case 'no-answer':
         this.ring();
-        this.after(timeoutMs, () => this.endUnanswered('no-answer'));
+        this.timers.after(timeoutMs, () => this.endUnanswered('no-answer'));
         return;
       default: {
         this.ring();
         const answerMs = this.scaled(behaviour.answerAfterMs ?? DEFAULT_ANSWER_AFTER_MS);
-        if (answerMs >= timeoutMs) this.after(timeoutMs, () => this.endUnanswered('no-answer'));
-        else this.after(answerMs, () => this.answer());
+        if (answerMs >= timeoutMs) this.timers.after(timeoutMs, () => this.endUnanswered('no-answer'));
+        else this.timers.after(answerMs, () => this.answer());
       }
     }
   }
@@ -146,7 +148,7 @@ export class OutboundCallEngine {
   shutdown(): void {
     this.shutDown = true;
     this.run?.abort();
-    this.clearTimers();
+    this.timers.clearAll();
   }
 
   private ring(): void {
@@ -165,8 +167,8 @@ export class OutboundCallEngine {
     this.startTime = new Date();
     this.setStatus('in-progress');
     this.emitStatusEvent('answered', 'in-progress');
-    if (timeline.hangUpAfterMs !== null) this.after(timeline.hangUpAfterMs, () => this.endAnswered('callee-hung-up'));
-    this.after(this.scaled(request.timeLimitSec * 1_000), () => this.endAnswered('time-limit'));
+    if (timeline.hangUpAfterMs !== null) this.timers.after(timeline.hangUpAfterMs, () => this.endAnswered('callee-hung-up'));
+    this.timers.after(this.scaled(request.timeLimitSec * 1_000), () => this.endAnswered('time-limit'));
 
     const first: DocumentSource =
       request.url !== null
@@ -178,12 +180,12 @@ export class OutboundCallEngine {
     }
     const verdict = amdVerdict(behaviour, timeline, request);
     if (request.asyncAmd) {
-      this.after(verdict.afterMs, () => this.deliverVerdict(verdict));
+      this.timers.after(verdict.afterMs, () => this.deliverVerdict(verdict));
       this.startRun(first);
       return;
     }
     // Synchronous AMD: Twilio holds the call until the verdict, then requests the Url with AnsweredBy.
-    this.after(verdict.afterMs, () => {
+    this.timers.after(verdict.afterMs, () => {
       this.call.answeredBy = verdict.answeredBy;
       this.startRun(first.kind === 'fetch' ? { ...first, extra: { AnsweredBy: verdict.answeredBy } } : first);
     });
@@ -233,7 +235,7 @@ export class OutboundCallEngine {
         this.deps.onChange();
       },
       notify: (code, message) => this.notify(code, message),
-      sleep: (ms) => this.sleep(this.scaled(ms), signal),
+      sleep: (ms) => this.timers.sleep(this.scaled(ms), signal),
       connectStream: (url, parameters, twiml) => this.connectStream(url, parameters, twiml, signal),
       fetchTwiml: (kind, url, method, extra) => this.fetchTwiml(kind, url, method, extra),
       dialDurationMs: this.deps.dialDurationMs,
@@ -297,7 +299,7 @@ export class OutboundCallEngine {
     await closing;
   }
 
-  private emitStatusEvent(event: StatusCallbackEvent, callStatus: string, durationSec?: number): void {
+  private emitStatusEvent(event: StatusCallbackEvent, callStatus: string, durations?: CallDurations): void {
     const { request } = this.deps;
     const url = request.statusCallback;
     if (url === null || !request.statusCallbackEvents.has(event) || this.shutDown) return;
@@ -305,7 +307,7 @@ export class OutboundCallEngine {
       callStatus,
       sequenceNumber: this.sequenceNumber++,
       timestamp: new Date(),
-      ...(durationSec === undefined ? {} : { durationSec }),
+      ...(durations === undefined ? {} : { durations }),
     });
     this.track(this.statusCallbacks.push(() => this.send({ kind: 'status-callback', method: request.statusCallbackMethod, url, params })));
   }
@@ -326,12 +328,12 @@ export class OutboundCallEngine {
 
   private endUnanswered(status: UnansweredEnd): void {
     if (this.isEnded()) return;
-    this.clearTimers();
+    this.timers.clearAll();
     this.call.durationSec = 0;
     this.call.endReason = status === 'canceled' ? 'api-canceled' : status;
     this.markEnded();
     this.setStatus(status);
-    this.emitStatusEvent('completed', status, 0);
+    this.emitStatusEvent('completed', status, { callSec: 0, billedMinutes: 0 });
     void this.settle();
   }
 
@@ -339,13 +341,14 @@ export class OutboundCallEngine {
     if (this.isEnded() || this.answeredAtClockMs === null) return;
     this.run?.abort();
     this.run = null;
-    this.clearTimers();
-    const durationSec = Math.ceil((this.deps.clock.now() - this.answeredAtClockMs) / 1_000);
+    this.timers.clearAll();
+    // Whole seconds, rounded (timers fire a hair late: a 2 s call must not read 3); any answered call bills a minute.
+    const durationSec = Math.round((this.deps.clock.now() - this.answeredAtClockMs) / 1_000);
     this.call.durationSec = durationSec;
     this.call.endReason = reason;
     this.markEnded();
     this.setStatus('completed');
-    this.emitStatusEvent('completed', 'completed', durationSec);
+    this.emitStatusEvent('completed', 'completed', { callSec: durationSec, billedMinutes: Math.max(1, Math.ceil(durationSec / 60)) });
     void this.settle();
   }
 
@@ -380,36 +383,6 @@ export class OutboundCallEngine {
   private track(task: Promise<unknown>): void {
     this.pending.add(task);
     void task.finally(() => this.pending.delete(task)).catch(() => undefined);
-  }
-
-  private after(delayMs: number, callback: () => void): TimerHandle {
-    const handle = this.deps.clock.setTimeout(() => {
-      this.timers.delete(handle);
-      callback();
-    }, delayMs);
-    this.timers.add(handle);
-    return handle;
-  }
-
-  private clearTimers(): void {
-    for (const handle of this.timers) this.deps.clock.clearTimeout(handle);
-    this.timers.clear();
-  }
-
-  private sleep(delayMs: number, signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const onAbort = (): void => {
-        this.deps.clock.clearTimeout(handle);
-        this.timers.delete(handle);
-        resolve();
-      };
-      const handle = this.after(delayMs, () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      });
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
   }
 
   private scaled(ms: number): number {

@@ -180,7 +180,7 @@ export interface SimulatedOutboundCall {
   /** Ms since created; null until it happens. */
   readonly answeredAtMs: number | null;
   readonly endedAtMs: number | null;
-  /** Whole seconds from answer to end, rounded up (0 when never answered); null while running. */
+  /** Whole seconds from answer to end, rounded (0 when never answered); null while running. */
   readonly durationSec: number | null;
   readonly endReason: EndReason | null;
   /** Ms since created. */

@@ -37,13 +37,19 @@ export function callParams(call: CallIdentity, callStatus: string): Record<strin
 /** SIP answer behind each final status, as Twilio reports it in `SipResponseCode`. */
 const SIP_RESPONSE_CODES: Record<string, string> = { completed: '200', busy: '486', 'no-answer': '487', canceled: '487', failed: '404' };
 
+/** The final event's durations: the call's seconds, and the minutes billed (rounded up, at least 1 once answered). */
+export interface CallDurations {
+  callSec: number;
+  billedMinutes: number;
+}
+
 /**
  * A status callback's params. `CallStatus` is the event's status (`initiated`, `ringing`, `in-progress`, or the final
- * one); `CallDuration` (seconds) and `Duration` (billed minutes, rounded up) come only with the final event.
+ * one); `CallDuration` and `Duration` come only with the final event.
  */
 export function statusCallbackParams(
   call: CallIdentity,
-  event: { callStatus: string; sequenceNumber: number; timestamp: Date; durationSec?: number },
+  event: { callStatus: string; sequenceNumber: number; timestamp: Date; durations?: CallDurations },
 ): Record<string, string> {
   const params: Record<string, string> = {
     ...callParams(call, event.callStatus),
@@ -53,9 +59,9 @@ export function statusCallbackParams(
   };
   const sipResponseCode = SIP_RESPONSE_CODES[event.callStatus];
   if (sipResponseCode !== undefined) params['SipResponseCode'] = sipResponseCode;
-  if (event.durationSec !== undefined) {
-    params['CallDuration'] = String(event.durationSec);
-    params['Duration'] = String(Math.ceil(event.durationSec / 60));
+  if (event.durations !== undefined) {
+    params['CallDuration'] = String(event.durations.callSec);
+    params['Duration'] = String(event.durations.billedMinutes);
   }
   return params;
 }
