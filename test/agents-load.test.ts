@@ -53,7 +53,7 @@ function minimalAgent(overrides: Partial<AgentDefinition>): AgentDefinition {
     greeting: DEFAULT_GREETING,
     turnDetection: SERVER_VAD,
     language: null,
-    transcriptionModel: null,
+    transcriptionModel: 'gpt-4o-mini-transcribe', // records turn transcription on by default
     builtinTools: [],
     httpTools: [],
     mcpServers: [],
@@ -124,7 +124,7 @@ describe('loadAgentRoster: valid files', () => {
             instructions: '  Be helpful.  ',
             greeting: false,
             language: 'de-DE',
-            transcriptionModel: null,
+            transcriptionModel: 'gpt-4o-mini-transcribe', // records turn transcription on by default
             turnDetection: { threshold: 0.7, idleTimeoutMs: 6000, createResponse: false },
             tools: [{ type: 'http', name: 'hours', description: 'Opening hours.', url: 'http://127.0.0.1:9000/hours', method: 'GET', headers: { 'X-Site': 'north' } }],
             mcpServers: [{ label: 'crm', url: 'https://mcp.example.com/sse', allowedTools: ['find_customer'], headers: { Authorization: 'Bearer ${CRM_TOKEN}' }, requireApproval: 'always' }],

@@ -76,7 +76,7 @@ describe('Playout barge-in', () => {
     const framesBefore = twilio.mediaCount;
     expect(framesBefore).toBe(10 + 36); // lead, then one per 20 ms up to 720
     const result = playout.interrupt();
-    expect(result).toEqual({ heard: [{ itemId: 'A', responseId: 'r1', heardMs: 730, sentMs: 920 }], droppedFrames: 100 - 46 });
+    expect(result).toEqual({ heard: [{ itemId: 'A', responseId: 'r1', heardMs: 730, sentMs: 920, audioMs: 2_000 }], droppedFrames: 100 - 46 });
     clock.advance(5_000);
     expect(twilio.mediaCount).toBe(framesBefore);
     expect(twilio.events.filter((event) => event.startsWith('clear'))).toEqual(['clear@730']);
@@ -94,21 +94,21 @@ describe('Playout barge-in', () => {
     const { clock, playout, speak } = setup({ echoDelayMs: null, startMs: 12_345 });
     speak('r1', 'A', 2_000);
     clock.advance(730);
-    expect(playout.interrupt()?.heard).toEqual([{ itemId: 'A', responseId: 'r1', heardMs: 730, sentMs: 920 }]);
+    expect(playout.interrupt()?.heard).toEqual([{ itemId: 'A', responseId: 'r1', heardMs: 730, sentMs: 920, audioMs: 2_000 }]);
   });
 
   it('marks echoed 45 ms late: heard is what the echoes prove, 600 + 85', () => {
     const { clock, playout, speak } = setup({ echoDelayMs: 45 });
     speak('r1', 'A', 2_000);
     clock.advance(730);
-    expect(playout.interrupt()?.heard).toEqual([{ itemId: 'A', responseId: 'r1', heardMs: 685, sentMs: 920 }]);
+    expect(playout.interrupt()?.heard).toEqual([{ itemId: 'A', responseId: 'r1', heardMs: 685, sentMs: 920, audioMs: 2_000 }]);
   });
 
   it('never reports more than was sent: short item, interrupted just before its end mark came back', () => {
     const { clock, playout, speak } = setup();
     speak('r1', 'A', 250.5); // 2004 bytes: 12 frames + a padded 10.5 ms tail
     clock.advance(258);
-    expect(playout.interrupt()).toEqual({ heard: [{ itemId: 'A', responseId: 'r1', heardMs: 250, sentMs: 250.5 }], droppedFrames: 0 });
+    expect(playout.interrupt()).toEqual({ heard: [{ itemId: 'A', responseId: 'r1', heardMs: 250, sentMs: 250.5, audioMs: 250.5 }], droppedFrames: 0 });
   });
 
   it('reports every item of the answer: the one heard, later ones at 0 (sent or only queued)', () => {
@@ -119,9 +119,9 @@ describe('Playout barge-in', () => {
     clock.advance(150);
     expect(playout.interrupt()).toEqual({
       heard: [
-        { itemId: 'A', responseId: 'r1', heardMs: 150, sentMs: 300 },
-        { itemId: 'B', responseId: 'r1', heardMs: 0, sentMs: 40 },
-        { itemId: 'C', responseId: 'r1', heardMs: 0, sentMs: 0 },
+        { itemId: 'A', responseId: 'r1', heardMs: 150, sentMs: 300, audioMs: 300 },
+        { itemId: 'B', responseId: 'r1', heardMs: 0, sentMs: 40, audioMs: 300 }, // 40 sent + 13 frames dropped
+        { itemId: 'C', responseId: 'r1', heardMs: 0, sentMs: 0, audioMs: 300 }, // only queued
       ],
       droppedFrames: 13 + 15,
     });
@@ -132,7 +132,7 @@ describe('Playout barge-in', () => {
     speak('r1', 'A', 300);
     speak('r1', 'B', 500);
     clock.advance(420);
-    expect(playout.interrupt()?.heard).toEqual([{ itemId: 'B', responseId: 'r1', heardMs: 120, sentMs: 320 }]);
+    expect(playout.interrupt()?.heard).toEqual([{ itemId: 'B', responseId: 'r1', heardMs: 120, sentMs: 320, audioMs: 500 }]);
   });
 
   it('returns null and sends no clear when nothing is queued or playing', () => {

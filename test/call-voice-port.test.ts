@@ -405,7 +405,7 @@ describe('Call: a whole turn over pcmu (no transcoding)', () => {
     agent.speechStarted(1_200);
     expect(agent.controlCommands()).toEqual([{ kind: 'listen' }, { kind: 'interrupt', heard: [] }]);
     expect(channel.sent.some((entry) => entry.type === 'clear')).toBe(false);
-    expect(events).toEqual([]);
+    expect(events.filter((event) => event.type === 'barge_in')).toEqual([]);
   });
 });
 
@@ -432,7 +432,7 @@ describe('Call barge-in', () => {
     expect(agent.controlCommands()).toEqual([{ kind: 'listen' }, { kind: 'interrupt', heard }]);
     expect(channel.trace(sentBefore)).toEqual(['clear']);
     expect(channel.sent.at(-1)).toEqual({ type: 'clear', atMs: T0 + 330 });
-    expect(events).toEqual([{ type: 'barge_in', atMs: T0 + 330, heard }]);
+    expect(events.filter((event) => event.type === 'barge_in')).toEqual([{ type: 'barge_in', atMs: T0 + 330, heard: [{ responseId: '0/resp_1', itemId: '0/item_1', heardMs: 280, audioMs: 1_000 }] }]);
 
     // Twilio echoes the marks pending at the clear: old generation, they change nothing.
     expect(channel.echoClearedMarks()).toEqual(['cb1.3', 'cb1.4', 'cb1.5']);
@@ -596,8 +596,8 @@ describe('Call tool calls', () => {
     expect(seen).toEqual([{ args: { account: '1234' }, context: { callSid: CALL_SID, streamSid: STREAM_SID } }]);
     const toolEvents = events.filter((event) => event.type === 'tool_call').sort((a, b) => (a.callId < b.callId ? -1 : 1));
     expect(toolEvents).toEqual([
-      { type: 'tool_call', atMs: clock.now(), name: 'lookup_balance', callId: 'call_1', ok: true, durationMs: 0 },
-      { type: 'tool_call', atMs: clock.now(), name: 'open_ticket', callId: 'call_2', ok: false, durationMs: 0 },
+      { type: 'tool_call', atMs: clock.now(), name: 'lookup_balance', callId: 'call_1', ok: true, durationMs: 0, argumentsJson: '{"account":"1234"}', output: '{"balance":42,"currency":"EUR"}' },
+      { type: 'tool_call', atMs: clock.now(), name: 'open_ticket', callId: 'call_2', ok: false, durationMs: 0, argumentsJson: '', output: '{"error":"ticket backend down"}' },
     ]);
     expect(events).toHaveLength(2);
   });
@@ -638,7 +638,7 @@ describe('Call tool calls', () => {
       },
     ]);
     expect(events.find((event) => event.type === 'tool_call' && event.callId === 'c_slow')).toEqual({
-      type: 'tool_call', atMs: T0 + 1_500, name: 'slow', callId: 'c_slow', ok: true, durationMs: 1_500,
+      type: 'tool_call', atMs: T0 + 1_500, name: 'slow', callId: 'c_slow', ok: true, durationMs: 1_500, argumentsJson: '{}', output: 'slow answer',
     });
   });
 
@@ -683,11 +683,19 @@ describe('Call turn latency and transcripts', () => {
     agent.responseStarted('resp_2');
     speak(agent, 'resp_2', 'item_2', pattern(800, 5));
 
+    // Ids carry the session tag (`0/`): a re-dialled session's ids never collide with these.
     expect(events).toEqual([
-      { type: 'transcript', atMs: T0 + 1_000, speaker: 'caller', itemId: 'in_1', text: 'What are your hours?', final: true },
+      { type: 'turn_ended', atMs: T0 + 680, turn: 1 }, // where the caller's speech ended, not when the turn was told
+      { type: 'transcript', atMs: T0 + 1_000, speaker: 'caller', itemId: '0/in_1', text: 'What are your hours?', final: true },
+      { type: 'response_started', atMs: T0 + 1_250, responseId: '0/resp_1' },
+      { type: 'agent_audio_started', atMs: T0 + 1_250, responseId: '0/resp_1', itemId: '0/item_1' },
       { type: 'turn_latency', atMs: T0 + 1_250, turn: 1, latencyMs: 570 }, // first frame at t0 + 1250 − speech end at t0 + 680
-      { type: 'transcript', atMs: T0 + 1_250, speaker: 'agent', itemId: 'item_1', text: 'We open', final: false },
-      { type: 'transcript', atMs: T0 + 1_250, speaker: 'agent', itemId: 'item_1', text: 'We open at nine.', final: true },
+      { type: 'transcript', atMs: T0 + 1_250, speaker: 'agent', itemId: '0/item_1', text: 'We open', final: false },
+      { type: 'transcript', atMs: T0 + 1_250, speaker: 'agent', itemId: '0/item_1', text: 'We open at nine.', final: true },
+      { type: 'agent_audio_started', atMs: T0 + 1_250, responseId: '0/resp_1', itemId: '0/item_1b' },
+      { type: 'turn_ended', atMs: T0 + 1_650, turn: 2 },
+      { type: 'response_started', atMs: T0 + 1_770, responseId: '0/resp_2' },
+      { type: 'agent_audio_started', atMs: T0 + 1_770, responseId: '0/resp_2', itemId: '0/item_2' },
       { type: 'turn_latency', atMs: T0 + 1_770, turn: 2, latencyMs: 120 },
     ]);
   });
@@ -699,7 +707,7 @@ describe('Call turn latency and transcripts', () => {
     agent.turnEnded(99_999);
     clock.advance(75);
     speak(agent, 'resp_1', 'item_1', pattern(160, 1));
-    expect(events).toEqual([{ type: 'turn_latency', atMs: T0 + 95, turn: 1, latencyMs: 75 }]);
+    expect(events.filter((event) => event.type === 'turn_latency')).toEqual([{ type: 'turn_latency', atMs: T0 + 95, turn: 1, latencyMs: 75 }]);
   });
 });
 
@@ -807,7 +815,7 @@ describe('Call upstream faults', () => {
     await settle();
     clock.advance(1_000);
     expect(channel.sent.length).toBe(sentBefore);
-    expect(events).toEqual([]);
+    expect(events.map((event) => event.type)).toEqual(['response_started', 'agent_audio_started', 'fault']) // the greeting, then the fault: nothing from the ghost session;
     expect(redials).toHaveLength(1);
 
     // Caller audio and keys go to the new session only; its audio timeline starts at 0 (turn latency below).
@@ -835,7 +843,7 @@ describe('Call upstream faults', () => {
     clock.advance(400);
     expect(channel.trace(afterRedial)).toEqual(itemTrace(20, 1, 4));
     expect(channel.mediaPayloads(afterRedial)).toEqual(toFrames(answer));
-    expect(events).toEqual([{ type: 'turn_latency', atMs: T0 + 1_880, turn: 1, latencyMs: 800 }]);
+    expect(events.filter((event) => event.type === 'turn_latency')).toEqual([{ type: 'turn_latency', atMs: T0 + 1_880, turn: 1, latencyMs: 800 }]);
 
     channel.stop();
     const summary = await call.ended;

@@ -190,13 +190,14 @@ interface PlayedRun {
  * The recording's right channel against what the simulated caller heard, run by run (one run per answer played).
  *
  * Why not one array comparison: the two sides put the same audio on two clocks. The recording places a run where the
- * bridge SENT its first frame and cuts it where the bridge SENT `clear` (bridge clock, from the stream's `start` as
- * received); the simulated caller plays it from where the frame ARRIVED and stops it where `clear` arrived (its clock,
- * from `start` as sent). Each run therefore sits later on the caller's side by that run's delivery delay (loopback,
- * same process: a fraction of a ms to a few ms, different per run), and the interrupted run is longer there by the
- * clear's delivery delay. So: runs are aligned by their first non-silent sample, each run's audio must be identical
- * sample for sample (the cut run: identical over the part both have, the cut within one 20 ms frame), and every run
- * must sit where the caller heard it, up to one frame of delay.
+ * bridge SENT its first frame and cuts it where the bridge SENT `clear` (bridge clock, time 0 = the stream's `start`
+ * as the bridge accepted it); the simulated caller plays it from where the frame ARRIVED and stops it where `clear`
+ * arrived (its clock, time 0 = `start` as sent). So the whole caller timeline is later by the start's delivery and
+ * handling (13–37 ms seen on a loaded 2-core machine), each run a few ms more or less (its own delivery: same process,
+ * one event loop), and the interrupted run is longer on the caller's side by the clear's delivery (~1 ms = 8 samples).
+ * An exact whole-array equality is therefore not achievable. What is: the timelines aligned once by the first
+ * non-silent sample, every run's audio identical sample for sample (the cut run over the part both have, the cut
+ * within one 20 ms frame), and every run where the caller heard it, to within one frame.
  */
 function compareRightChannel(right: Int16Array, result: CallResult, interruptedRun: number): { offsets: number[]; cutDiff: number } {
   const heard: PlayedRun[] = result.heardSegments.map((segment) => {
@@ -219,12 +220,13 @@ function compareRightChannel(right: Int16Array, result: CallResult, interruptedR
       expect(firstMismatch(mine, run.samples)).toBe(-1);
     }
   });
-  console.info('DEBUG offsets', offsets, heard.map((r) => [r.at, r.samples.length]), recorded.map((r) => [r.at, r.samples.length]));
-  // The caller's timeline runs a delivery delay behind the bridge's: never ahead (1 sample of rounding), < 1 frame.
-  for (const offset of offsets) {
-    expect(offset).toBeGreaterThanOrEqual(-1);
-    expect(offset).toBeLessThanOrEqual(MULAW_BYTES_PER_FRAME);
-  }
+  // One alignment for the whole call, by the first non-silent sample (the greeting's): the caller's timeline runs
+  // behind the recording's by the time from `start` sent to the stream accepted (never ahead, up to a sample of
+  // rounding; tens of ms on a loaded machine). Every later run then sits where the caller heard it, to within a frame.
+  const aligned = offsets[0]!;
+  expect(aligned).toBeGreaterThanOrEqual(-1);
+  expect(aligned).toBeLessThanOrEqual(200 * MULAW_BYTES_PER_MS);
+  for (const offset of offsets) expect(Math.abs(offset - aligned)).toBeLessThanOrEqual(MULAW_BYTES_PER_FRAME);
   return { offsets, cutDiff };
 }
 
@@ -356,7 +358,8 @@ async function fullCallScenario(openStore: (dataDir: string) => Promise<RecordSt
   const wav = readFileSync(join(recordingsDir, file));
   expect(statSync(join(recordingsDir, file)).size).toBe(bytes);
   const { left, right } = readStereo(wav);
-  expect(left.length).toBe(durationMs * MULAW_BYTES_PER_MS);
+  // The recording ends on a sample, not on a ms: the store keeps whole ms (rounded).
+  expect(durationMs).toBe(Math.round(left.length / MULAW_BYTES_PER_MS));
 
   // LEFT = the caller's audio exactly as sent, frame after frame from time 0; silence after the last frame.
   const sentAudio = concatBytes(

@@ -13,7 +13,7 @@ import { mulawSilence } from '../src/audio/frames.js';
 import { ManualClock } from '../src/clock.js';
 import { decodeMulaw, encodeMulaw } from '../src/audio/mulaw.js';
 import { concatBytes } from '../src/audio/pcm.js';
-import { startSimulatedTwilioRest, type CalleeBehaviour, type SimulatedTwilioRest } from '../src/simulator/twilio-rest/server.js';
+import { rebaseUrls, startSimulatedTwilioRest, type CalleeBehaviour, type SimulatedTwilioRest } from '../src/simulator/twilio-rest/server.js';
 import { sineInt16, toneAmplitude } from './helpers/signal.js';
 
 const ACCOUNT_SID = `AC${'a1'.repeat(16)}`;
@@ -384,5 +384,14 @@ describe('simulated Twilio REST API: answering machine detection', () => {
     const voice = call.requests[0]!;
     expect([voice.kind, voice.params['AnsweredBy'], call.answeredBy, call.endReason]).toEqual(['voice-url', 'machine_start', 'machine_start', 'hangup-verb']);
     expect(voice.atMs - call.answeredAtMs!).toBeGreaterThanOrEqual(500);
+  });
+});
+
+describe('rebaseUrls', () => {
+  it('sends the public origin to the local one, keeping path and query; other hosts pass unchanged', () => {
+    const route = rebaseUrls('https://app.example', 'http://127.0.0.1:8080');
+    expect(route('https://app.example/voice?lead=1')).toBe('http://127.0.0.1:8080/voice?lead=1');
+    expect(route('wss://app.example/media-stream')).toBe('ws://127.0.0.1:8080/media-stream');
+    expect(route('https://elsewhere.example/status')).toBe('https://elsewhere.example/status');
   });
 });
