@@ -197,7 +197,7 @@ interface PlayedRun {
  * one event loop), and the interrupted run is longer on the caller's side by the clear's delivery (~1 ms = 8 samples).
  * An exact whole-array equality is therefore not achievable. What is: the timelines aligned once by the first
  * non-silent sample, every run's audio identical sample for sample (the cut run over the part both have, the cut
- * within one 20 ms frame), and every run where the caller heard it, to within one frame.
+ * within one 20 ms frame), and every run where the caller heard it, to within two frames.
  */
 function compareRightChannel(right: Int16Array, result: CallResult, interruptedRun: number): { offsets: number[]; cutDiff: number } {
   const heard: PlayedRun[] = result.heardSegments.map((segment) => {
@@ -222,11 +222,13 @@ function compareRightChannel(right: Int16Array, result: CallResult, interruptedR
   });
   // One alignment for the whole call, by the first non-silent sample (the greeting's): the caller's timeline runs
   // behind the recording's by the time from `start` sent to the stream accepted (never ahead, up to a sample of
-  // rounding; tens of ms on a loaded machine). Every later run then sits where the caller heard it, to within a frame.
+  // rounding; tens of ms on a loaded machine). Every later run then sits where the caller heard it, to within two
+  // frames: the runs' own deliveries differ by a few ms, up to 12 ms seen for the greeting (the first frame of the call,
+  // sent while the process is still busy setting the call up).
   const aligned = offsets[0]!;
   expect(aligned).toBeGreaterThanOrEqual(-1);
   expect(aligned).toBeLessThanOrEqual(200 * MULAW_BYTES_PER_MS);
-  for (const offset of offsets) expect(Math.abs(offset - aligned)).toBeLessThanOrEqual(MULAW_BYTES_PER_FRAME);
+  for (const offset of offsets) expect(Math.abs(offset - aligned)).toBeLessThanOrEqual(2 * MULAW_BYTES_PER_FRAME);
   return { offsets, cutDiff };
 }
 
@@ -240,6 +242,9 @@ async function fullCallScenario(openStore: (dataDir: string) => Promise<RecordSt
     agents: recordingRoster(env),
     observers: [log.observer],
     sim: {
+      // 8× real time: the 6 s answer is all generated (response completed, whole transcript) long before the caller
+      // talks over it ~2 s into its playback.
+      speedFactor: 8,
       callerTranscripts: CALLER_TEXTS,
       reply: {
         kind: 'custom',
@@ -315,7 +320,7 @@ async function fullCallScenario(openStore: (dataDir: string) => Promise<RecordSt
   const interruptedRun = 1;
   const heardOfAnswerMs = result.heardSegments[interruptedRun]!.bytes.length / MULAW_BYTES_PER_MS;
   expect(Math.abs(cut.heardMs! - heardOfAnswerMs)).toBeLessThanOrEqual(40);
-  expect(heardShare.audioMs).toBe(REPLIES[1].ms); // the whole answer had reached the bridge (simulator at 4× real time)
+  expect(heardShare.audioMs).toBe(REPLIES[1].ms); // the whole answer had reached the bridge (simulator at 8× real time)
 
   // One latency per turn, each the bridge's own turn_latency.
   const latencies = events.filter((event): event is Extract<CallEvent, { type: 'turn_latency' }> => event.type === 'turn_latency');
@@ -402,5 +407,86 @@ describe('call records end to end (PostgreSQL)', () => {
     const schema = await createPostgresSchema(TEST_DATABASE_URL!);
     schemas.push(schema);
     await fullCallScenario((dataDir) => openRecordStore({ databaseUrl: schema.url, dataDir, logger: silentLogger() }));
+  });
+});
+
+describe('call records while the database is unavailable', () => {
+  it('a record store that cannot be opened never touches a call; the records land once it opens', { timeout: 60_000 }, async () => {
+    const env = recordsEnv();
+    const GREETING_MS = 700;
+    const FAILED_OPENS = 3;
+    /** Date.now() of every open attempt the writer made. */
+    const attempts: number[] = [];
+    let opened: RecordStore | null = null;
+    // The production form of the source: a factory the writer calls again after each failed open.
+    const source = (): Promise<RecordStore> => {
+      attempts.push(Date.now());
+      if (attempts.length <= FAILED_OPENS) return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
+      return openRecordStore({ databaseUrl: null, dataDir: env['DATA_DIR']!, logger: silentLogger() }).then((store) => {
+        stores.push(store);
+        opened = store;
+        return store;
+      });
+    };
+    bridge = await startBridge({
+      env,
+      agents: recordingRoster(env),
+      sim: { reply: { kind: 'tone-coded', durationMs: GREETING_MS } },
+      records: (config, logger) => new CallRecords({ config, logger, clock: systemClock, secrets: [OPENAI_KEY, AUTH_TOKEN], store: source }),
+    });
+    const callOptions = { from: CALLER, to: AGENT_NUMBER, audio: { kind: 'silence', durationMs: 2_000 } } as const;
+
+    // Call 1: nothing has touched the store yet (the writer opens it for the first record). The baseline.
+    const first = await bridge.call(callOptions);
+    const firstResult = await first.closed;
+    await bridge.waitForSummaries(1);
+    // Call 2 runs while the writer fails to open the store for call 1's record and retries (0.5 s, then 1 s later).
+    const secondStartedAt = Date.now();
+    const second = await bridge.call(callOptions);
+    const secondResult = await second.closed;
+    const secondEndedAt = Date.now();
+    const [firstSummary, secondSummary] = await bridge.waitForSummaries(2);
+    expect(attempts.filter((at) => at >= secondStartedAt && at <= secondEndedAt).length).toBeGreaterThanOrEqual(1);
+
+    // Both calls went normally: the whole greeting heard, no underrun, the same counters with or without the outage.
+    for (const [result, summary] of [
+      [firstResult, firstSummary!],
+      [secondResult, secondSummary!],
+    ] as const) {
+      expect(result.endedBy).toBe('caller');
+      expect(result.underrunCount).toBe(0);
+      expect(result.heardMsTotal).toBe(GREETING_MS);
+      expect(decodeToneTimeline(decodeMulaw(result.heardAudio)).map((tone) => [tone.responseIndex, tone.segmentIndex])).toEqual(
+        Array.from({ length: GREETING_MS / 100 }, (_, index) => [0, index]),
+      );
+      expect(summary).toMatchObject({ endReason: 'caller hung up', underruns: 0, underrunMs: 0, sequenceErrors: 0, upstreamFaults: 0, framesOut: GREETING_MS / 20 });
+    }
+    const { callSid: _a, streamSid: _b, durationMs: _c, framesIn: _d, ...firstCounters } = firstSummary!;
+    const { callSid: _e, streamSid: _f, durationMs: _g, framesIn: _h, ...secondCounters } = secondSummary!;
+    expect(secondCounters).toStrictEqual(firstCounters);
+    expect(Math.abs(secondSummary!.framesIn - firstSummary!.framesIn)).toBeLessThanOrEqual(1);
+
+    // The store opens at the fourth attempt: both records land, none lost, none twice.
+    const openDeadline = Date.now() + 20_000;
+    while (opened === null && Date.now() < openDeadline) await sleep(50);
+    expect(opened).not.toBeNull();
+    const store: RecordStore = opened!;
+    const [firstRecord, secondRecord] = [(await waitForRecord(store, first.callSid, 10_000)).record, (await waitForRecord(store, second.callSid, 10_000)).record];
+    expect(attempts).toHaveLength(FAILED_OPENS + 1);
+    expect(bridge.records!.stats()).toMatchObject({ written: 2, pending: 0, dropped: 0, failedAttempts: FAILED_OPENS });
+    expect(bridge.records!.stats().lastError).toContain('ECONNREFUSED');
+    for (const [record, summary] of [
+      [firstRecord, firstSummary!],
+      [secondRecord, secondSummary!],
+    ] as const) {
+      expect(record).toMatchObject({ endReason: 'caller hung up', durationMs: summary.durationMs, usage: summary.usage, agent: 'front-desk' });
+      expect(record.transcript.map(({ speaker, interrupted }) => ({ speaker, interrupted }))).toEqual([{ speaker: 'agent', interrupted: false }]);
+      expect(record.recording?.file).toBe(`${record.callSid}.wav`);
+    }
+    expect((await store.listCalls({})).calls.map((call) => call.callSid).sort()).toEqual([first.callSid, second.callSid].sort());
+    console.info(
+      `records e2e (outage): open attempts at +${attempts.map((at) => at - attempts[0]!).join(', +')} ms; call 2 live ` +
+        `${secondStartedAt - attempts[0]!}..${secondEndedAt - attempts[0]!} ms`,
+    );
   });
 });

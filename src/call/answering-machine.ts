@@ -31,9 +31,17 @@ export class AnsweringMachineGate {
 
   constructor(private readonly settings: AnsweringMachineSettings) {}
 
-  /** True until the verdict: no caller audio to the agent, no greeting. */
+  /** True until the verdict: no greeting. */
   get pending(): boolean {
     return !this.decided;
+  }
+
+  /**
+   * No caller audio to the agent: until the verdict, and for good once a machine answered (its beep, still arriving
+   * after the verdict, would count as the caller talking over the message and cancel it).
+   */
+  get holdsCallerAudio(): boolean {
+    return !this.decided || this.greetingNote === null;
   }
 
   decide(answeredBy: string): MachineVerdictAction {

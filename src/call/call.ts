@@ -237,7 +237,7 @@ export class Call {
     this.counters.framesIn++;
     if (this.state !== 'live') return;
     this.options.audioTap?.callerAudio(payload);
-    if (this.machineGate?.pending === true) return;
+    if (this.machineGate?.holdsCallerAudio === true) return;
     this.audio.caller(payload, this.appendToAgent);
     this.turnLatency.callerAudio.appended(payload.length / MULAW_BYTES_PER_MS, this.clock.now());
   }

@@ -54,7 +54,8 @@ export function parsePriceTable(json: string): PriceTable {
     throw new Error(`${issue?.path.join('.') || 'value'}: ${issue?.message ?? 'invalid'}`);
   }
   const table: Record<string, ModelPrice> = { ...DEFAULT_PRICES };
-  for (const [model, price] of Object.entries(result.data)) table[model] = stripUndefined(price);
+  // Field by field: `{"gpt-realtime":{"audioInPerMTokUsd":30}}` changes that one price and keeps the model's others.
+  for (const [model, price] of Object.entries(result.data)) table[model] = { ...(Object.hasOwn(DEFAULT_PRICES, model) ? DEFAULT_PRICES[model] : {}), ...stripUndefined(price) };
   return Object.freeze(table);
 }
 

@@ -24,21 +24,25 @@ export class Redactor {
   /** A JSON value with secret-looking keys and known secrets replaced. */
   value(value: unknown, depth = 0): unknown {
     if (typeof value === 'string') return this.text(value);
-    if (depth > 32 || value === null || typeof value !== 'object') return value;
+    if (value === null || typeof value !== 'object') return value;
+    // Deeper than any real payload: not walked further, and not kept either (it could hide a secret).
+    if (depth > 32) return REDACTED;
     if (Array.isArray(value)) return value.map((entry) => this.value(entry, depth + 1));
     const out: Record<string, unknown> = {};
-    for (const [key, entry] of Object.entries(value)) out[key] = SECRET_KEY.test(key) ? REDACTED : this.value(entry, depth + 1);
+    // A known secret used as a key is replaced there too.
+    for (const [key, entry] of Object.entries(value)) out[this.text(key)] = SECRET_KEY.test(key) ? REDACTED : this.value(entry, depth + 1);
     return out;
   }
 
   /** JSON text in, a JSON value out (text that is not JSON stays text, secrets replaced), at most `maxChars` kept. */
   json(text: string | undefined, maxChars = 4_000): unknown {
     if (text === undefined) return null;
-    const clipped = text.length > maxChars ? `${text.slice(0, maxChars)}…` : text;
     try {
       return this.value(JSON.parse(text));
     } catch {
-      return this.text(clipped);
+      // Secrets out first: a clip through a secret would otherwise keep its beginning.
+      const clean = this.text(text);
+      return clean.length > maxChars ? `${clean.slice(0, maxChars)}…` : clean;
     }
   }
 }

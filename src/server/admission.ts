@@ -11,7 +11,7 @@
  */
 import { callControlFor, callLimitsFor } from '../agents/call-settings.js';
 import { agentByName, agentForNumber } from '../agents/routing.js';
-import type { CallVariables } from '../agents/template.js';
+import { fillTemplate, type CallVariables } from '../agents/template.js';
 import type { AgentDefinition, AgentRoster } from '../agents/types.js';
 import { decideAfterStream, type DialStatus, type StreamOutcome } from '../call/after-stream.js';
 import { Call } from '../call/call.js';
@@ -178,7 +178,8 @@ export class CallAdmission {
         playbackLeadMs: config.call.playbackLeadMs,
         markIntervalMs: config.call.markIntervalMs,
         forwardDtmf: config.call.forwardDtmf,
-        greeting: announced.resumeNote ?? agentDefinition.greeting,
+        // The greeting is a template like the instructions ({{custom.name}} of an outbound call, {{callerNumber}}, …).
+        greeting: announced.resumeNote ?? (agentDefinition.greeting === null ? null : fillTemplate(agentDefinition.greeting, variables)),
         greetingIsNote: announced.resumeNote !== undefined,
         redialAttempts: config.openai.redialAttempts,
       },
