@@ -212,7 +212,8 @@ export function progressLines(state: ProgressState, snapshot: OutboundProgress, 
   if (state.ended) return { state, lines: [] };
   const origin = state.originEpochMs ?? snapshot.history[0]?.atEpochMs ?? null;
   const lines: string[] = [];
-  let { lastS, answeredBy, ended } = state;
+  let { lastS, answeredBy } = state;
+  let ended = false;
   const history = snapshot.history;
   const verdict = snapshot.answeredBy;
   for (let index = state.seen; index < history.length && !ended; index++) {
