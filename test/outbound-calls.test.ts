@@ -248,6 +248,11 @@ describe("OutboundCalls: Twilio's refusal", () => {
     expect(twilio.createdAtMs).toEqual([10_000, 15_000, 16_000]);
     expect(outbound.progress(third.requestId)?.callSid).toBe(sid(3));
     expect(seen.filter((entry) => entry[0] === 'started').map((entry) => (entry[1] as CallInfo).callSid)).toEqual([sid(1), sid(3)]);
+    // Like a finished call, the refused request is readable for 10 minutes, then forgotten.
+    clock.advance(600_000 - 1_001);
+    expect(outbound.progress(second.requestId)?.status).toBe('failed');
+    clock.advance(1);
+    expect(outbound.progress(second.requestId)).toBeNull();
   });
 });
 
@@ -286,10 +291,13 @@ describe('OutboundCalls: placing a call', () => {
   });
 
   it('sends the exact REST parameters: callback URLs with the request id, AMD per agent, the ring timeout', async () => {
-    const { outbound, twilio } = setup({ OUTBOUND_CALLS_PER_SECOND: '1000' });
+    const { outbound, twilio, clock } = setup({ OUTBOUND_CALLS_PER_SECOND: '1' });
     const voicemail = accepted(await outbound.request({ to: '+15551234567', agent: 'reminders' }));
+    clock.advance(1_000);
     const hangUp = accepted(await outbound.request({ to: '+15551234568', agent: 'collector' }));
+    clock.advance(1_000);
     const off = accepted(await outbound.request({ to: '+442071838750', agent: 'survey' }));
+    expect([voicemail.callSid, hangUp.callSid, off.callSid]).toEqual([sid(1), sid(2), sid(3)]);
     const query = (id: string) => `?request=${id}`;
     expect(twilio.created).toEqual([
       {
@@ -556,9 +564,9 @@ describe('OutboundCalls: the stream of a call', () => {
     expect(waiting.status).toBe('waiting');
     attachment.streamEnded(summaryFor(sid(1), 'MZ1'));
     attachment.streamEnded(summaryFor(sid(1), 'MZ1'));
+    await settle();
     outbound.statusChanged(call.requestId, sid(1), 'completed', 41);
     clock.advance(120_000);
-    await settle();
     expect(seen.slice(0, 6)).toEqual([
       ['started', infoFor(sid(1), '+15551234567', 'reminders', 10_000)],
       ['event', sid(1), statusEvent(10_000, 'queued')],
