@@ -255,6 +255,8 @@ export class OutboundCalls {
       job.status = 'failed';
       job.finished = true;
       this.gate.release();
+      // A request that waited in the queue stays readable (its failure) like a finished call, then is forgotten.
+      this.forgetLater(job);
     }
   }
 
@@ -281,7 +283,11 @@ export class OutboundCalls {
       if (job.summary !== null) this.options.observers.ended(job.info, job.summary);
       else this.options.observers.notConnected(job.info);
     }
-    // Progress stays readable for a while (the CLI's last poll), then the job is forgotten.
+    this.forgetLater(job);
+  }
+
+  /** Progress stays readable for a while (the CLI's last poll), then the job is forgotten. */
+  private forgetLater(job: Job): void {
     const timer = this.options.clock.setTimeout(() => {
       this.byRequest.delete(job.requestId);
       if (job.callSid !== null) this.bySid.delete(job.callSid);
