@@ -260,13 +260,18 @@ export function formatCallRecord(record: CallRecord): string[] {
   ];
   lines.push(`  outcome     ${outcome.join(', ')}`);
 
+  if (record.answeredAtEpochMs === null) {
+    lines.push('  conversation  none: the call was never answered');
+    return lines;
+  }
   if (record.transcript.length === 0) lines.push('  transcript  (nothing was said)');
   else {
     lines.push('  transcript  as heard (s since the stream started)');
     for (const line of record.transcript) {
       const who = line.speaker === 'agent' ? 'agent ' : 'callee';
       const speaker = record.direction === 'inbound' && line.speaker === 'caller' ? 'caller' : who;
-      const text = line.interrupted ? `${quoted(line.text)}… [interrupted: heard ${line.heardMs === null ? '?' : `${(line.heardMs / 1000).toFixed(2)} s`}, cut from ${quoted(line.fullText ?? '')}]` : quoted(line.text);
+      const heard = line.heardMs === null ? '' : ` after ${(line.heardMs / 1000).toFixed(2)} s of audio`;
+      const text = line.interrupted ? `${quoted(line.text)}… [interrupted${heard}; generated: ${quoted(line.fullText ?? '')}]` : quoted(line.text);
       lines.push(`    ${seconds(line.atMs)}  ${speaker}  ${text}`);
     }
   }
@@ -282,8 +287,10 @@ export function formatCallRecord(record: CallRecord): string[] {
     `  usage       ${usage.inputTokens} input tokens (${usage.inputAudioTokens} audio, ${usage.cachedTokens} cached), ${usage.outputTokens} output tokens (${usage.outputAudioTokens} audio)`,
   );
   lines.push(`  cost        ${cost.priceModel === null ? `$${cost.totalUsd.toFixed(6)} (no price for this model)` : `$${cost.totalUsd.toFixed(6)} at ${cost.priceModel} prices`}`);
-  if (record.events.length > 0) {
-    const events = record.events.map((event) => `${event.type} ${seconds(event.atMs).trim()}`);
+  // Statuses and the verdict are in the outcome line already.
+  const shown = record.events.filter((event) => event.type !== 'call_status' && event.type !== 'answered_by');
+  if (shown.length > 0) {
+    const events = shown.map((event) => `${event.type} ${seconds(event.atMs).trim()}`);
     lines.push(`  events      ${events.join(', ')}`);
   }
   if (record.recording !== null) lines.push(`  recording   ${record.recording.file} (${(record.recording.durationMs / 1000).toFixed(1)} s)`);

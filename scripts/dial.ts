@@ -28,7 +28,6 @@ import { systemClock } from '../src/clock.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/logger.js';
 import type { OutboundProgress } from '../src/outbound/outbound-calls.js';
-import { openRecordStore } from '../src/records/db.js';
 import { CallRecords } from '../src/records/service.js';
 import type { CallRecord } from '../src/records/types.js';
 import { startServer, type RunningServer } from '../src/server/app.js';
@@ -49,6 +48,7 @@ import {
   type CalleeKind,
   type DialOptions,
 } from './dial-cli.js';
+import { openEmbeddedRecords } from './embedded-records.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** What the simulated person says: the demo's recording (fixtures/README.md has its timeline and words). */
@@ -232,10 +232,6 @@ async function dialSimulated(options: DialOptions): Promise<number> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'callbridge-dial-'));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   try {
-    // Opening PGlite (WASM) and migrating takes a moment: in parallel with everything else.
-    const storeOpening = openRecordStore({ databaseUrl: null, dataDir, logger: silentLogger() }).then((store) => ({ store, openedAtMs: performance.now() }));
-    cleanups.push(() => storeOpening.then(({ store }) => store.close()).catch(() => undefined));
-
     const secret = randomBytes(12).toString('hex');
     const realtimeKey = `sim-dial-${secret}`;
     const apiKey = `dial-${secret}`;
@@ -278,6 +274,10 @@ async function dialSimulated(options: DialOptions): Promise<number> {
       );
     }
 
+    // The database first: opening PGlite stalls the event loop now and then, which a running call would hear.
+    const opened = await openEmbeddedRecords({ root, dataDir });
+    cleanups.push(() => opened.store.close());
+
     const heardFirstWords = agent.outbound.answeringMachine === 'off';
     const realtime = await startSimulatedRealtimeServer({
       apiKey: realtimeKey,
@@ -313,7 +313,7 @@ async function dialSimulated(options: DialOptions): Promise<number> {
     config = loadConfig({ ...env, TWILIO_API_URL: twilio.url });
 
     const logger = silentLogger();
-    const records = new CallRecords({ config, logger, clock: systemClock, secrets: [realtimeKey, apiKey, authToken], store: storeOpening.then(({ store }) => store) });
+    const records = new CallRecords({ config, logger, clock: systemClock, secrets: [realtimeKey, apiKey, authToken], store: opened.store });
     cleanups.push(() => records.close());
     const server: RunningServer = await startServer({
       config,
@@ -331,7 +331,8 @@ async function dialSimulated(options: DialOptions): Promise<number> {
     out('dial: simulated: no Twilio account needed (no --url or CALLBRIDGE_URL)');
     out(`  callbridge on ${baseUrl}, simulated Twilio REST on ${twilio.url} (ringing at ${SIMULATED_TIME_SCALE}× real time), simulated OpenAI Realtime`);
     out(`  agent "${agent.name}" (${config.agentsFile === null ? 'built in: may call any number, leaves a voicemail' : config.agentsFile}); the callee: ${describeCallee(calleeKind, agent)}`);
-    out(`  ready in ${readyMs.toFixed(0)} ms; records in a temporary PGlite database (opening in the background)`);
+    out(`  records: a temporary PGlite database, ${opened.how === 'copied' ? 'copied from out/cache and opened' : 'created (initdb; later runs copy it from out/cache)'} in ${opened.openMs.toFixed(0)} ms`);
+    out(`  ready in ${readyMs.toFixed(0)} ms`);
     out();
 
     const api: Api = { baseUrl, key: apiKey };
@@ -340,9 +341,7 @@ async function dialSimulated(options: DialOptions): Promise<number> {
     const last = await follow(api, placed, SIMULATED_POLL_MS);
     const code = exitCodeFor(last.status);
 
-    const { openedAtMs } = await storeOpening;
     out();
-    out(`records database (PGlite in ${path.relative(process.cwd(), dataDir).startsWith('..') ? dataDir : path.relative(process.cwd(), dataDir)}): opened and migrated in ${(openedAtMs - startedAt).toFixed(0)} ms, in parallel with the call`);
     if (last.callSid === null) {
       out('  no record: the call was never placed');
       return code;
@@ -350,8 +349,6 @@ async function dialSimulated(options: DialOptions): Promise<number> {
     const record = await waitForRecord(api, last.callSid, 10_000);
     out(`the call's record, read back from the database (GET /api/calls/${last.callSid}):`);
     for (const line of formatCallRecord(record)) out(line);
-    out();
-    out(`done in ${((performance.now() - startedAt) / 1000).toFixed(1)} s`);
     return code;
   } finally {
     for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);

@@ -161,7 +161,11 @@ describe('OutboundCalls: refusals', () => {
       message: 'outbound calls need TWILIO_ACCOUNT_SID, TWILIO_FROM_NUMBER and TWILIO_AUTH_TOKEN (or TWILIO_API_KEY_SID/SECRET)',
     });
     // Even a malformed request: outbound is off before anything else.
-    expect(await outbound.request('nonsense')).toMatchObject({ status: 503, code: 'outbound_unavailable' });
+    expect(await outbound.request('nonsense')).toEqual({
+      status: 503,
+      code: 'outbound_unavailable',
+      message: 'outbound calls need TWILIO_ACCOUNT_SID, TWILIO_FROM_NUMBER and TWILIO_AUTH_TOKEN (or TWILIO_API_KEY_SID/SECRET)',
+    });
     expect(seen).toEqual([]);
   });
 
@@ -180,7 +184,7 @@ describe('OutboundCalls: refusals', () => {
       code: 'destination_not_allowed',
       message: 'agent "survey" may not call +15551234567: allowed prefixes: +44',
     });
-    expect(await outbound.request([])).toMatchObject({ status: 400, code: 'bad_request' });
+    expect(await outbound.request([])).toEqual({ status: 400, code: 'bad_request', message: 'the body must be a JSON object like {"to":"+15551234567","agent":"reminders"}' });
     expect(twilio.created).toEqual([]);
     expect(seen).toEqual([]);
     // With no queue and 1 call per second, the next valid request still goes out at once.
@@ -578,7 +582,21 @@ describe('OutboundCalls: the stream of a call', () => {
     expect(seen.filter((entry) => entry[0] === 'ended' || entry[0] === 'notConnected')).toHaveLength(1);
     // The slot came free when the call ended (not at the final status alone).
     expect(twilio.createdAtMs).toEqual([10_000, 50_000]);
-    expect(outbound.progress(call.requestId)).toMatchObject({ status: 'completed', durationS: 41 });
+    expect(outbound.progress(call.requestId)).toEqual({
+      requestId: call.requestId,
+      callSid: sid(1),
+      to: '+15551234567',
+      agent: 'reminders',
+      status: 'completed',
+      answeredBy: null,
+      durationS: 41,
+      history: [
+        { atEpochMs: T0, status: 'waiting' },
+        { atEpochMs: T0, status: 'queued' },
+        { atEpochMs: T0, status: 'in-progress' },
+        { atEpochMs: T0, status: 'completed' },
+      ],
+    });
   });
 
   it('ends with the summary once: the stream first, then the final status', async () => {

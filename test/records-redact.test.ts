@@ -81,14 +81,24 @@ describe('Redactor.value', () => {
     expect(input.nested.list[1]).toBe(`sent with ${API_KEY}`);
   });
 
-  it('errs on the side of redaction: any key containing a secret word is replaced', () => {
+  it('redacts by whole words of the key, so ordinary fields that merely contain a secret word stay readable', () => {
     expect(redactor.value({ passengers: 3, max_tokens: 200, compass: 'N', secretary: 'Ada', bypass: false, name: 'x' })).toEqual({
-      passengers: R,
-      max_tokens: R,
-      compass: R,
-      secretary: R,
-      bypass: R,
+      passengers: 3,
+      max_tokens: 200,
+      compass: 'N',
+      secretary: 'Ada',
+      bypass: false,
       name: 'x',
+    });
+    expect(redactor.value({ apiKey: 'a', api_key: 'b', 'X-Api-Key': 'c', accessToken: 'd', client_secret: 'e', Authorization: 'f', privateKey: 'g', pin: '1234' })).toEqual({
+      apiKey: R,
+      api_key: R,
+      'X-Api-Key': R,
+      accessToken: R,
+      client_secret: R,
+      Authorization: R,
+      privateKey: R,
+      pin: R,
     });
   });
 

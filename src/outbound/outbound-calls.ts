@@ -56,6 +56,8 @@ interface Job {
   finalStatus: boolean;
   finished: boolean;
   graceTimer: ReturnType<Clock['setTimeout']> | null;
+  /** Status callbacks that beat Twilio's answer to the create request. */
+  early: Array<{ callSid: string; status: string; durationS: number | null }>;
 }
 
 export interface OutboundCallsOptions {
@@ -75,7 +77,8 @@ export interface OutboundAttachment {
   readonly info: CallInfo;
   readonly answeringMachine: AnsweringMachineSettings | undefined;
   bindVerdict(sink: (answeredBy: string) => void): void;
-  streamEnded(summary: CallSummary): void;
+  /** Null: the call failed inside (an internal error): observers hear it as not connected, the slot frees. */
+  streamEnded(summary: CallSummary | null): void;
 }
 
 export class OutboundCalls {
@@ -156,7 +159,9 @@ export class OutboundCalls {
       answeringMachine,
       bindVerdict: (sink) => {
         job.verdictSink = sink;
-        if (job.pendingVerdict !== null) sink(job.pendingVerdict);
+        const pending = job.pendingVerdict;
+        job.pendingVerdict = null;
+        if (pending !== null) sink(pending);
       },
       streamEnded: (summary) => {
         job.stream = 'ended';
@@ -181,7 +186,13 @@ export class OutboundCalls {
   /** Twilio's status callback (initiated, ringing, in-progress, completed, busy, no-answer, failed, canceled). */
   statusChanged(requestId: string, callSid: string, status: string, durationS: number | null): void {
     const job = this.byRequest.get(requestId);
-    if (job === undefined || job.callSid !== callSid || job.finished) return;
+    if (job === undefined || job.finished || callSid === '') return;
+    // Twilio's `initiated` may arrive before its REST answer did: kept until the call is known as placed.
+    if (job.callSid === null) {
+      job.early.push({ callSid, status, durationS });
+      return;
+    }
+    if (job.callSid !== callSid) return;
     this.setStatus(job, status, durationS);
     if (FINAL_STATUSES.has(status)) {
       job.finalStatus = true;
@@ -211,6 +222,7 @@ export class OutboundCalls {
       finalStatus: false,
       finished: false,
       graceTimer: null,
+      early: [],
     };
   }
 
@@ -248,6 +260,7 @@ export class OutboundCalls {
       this.logger.info({ callSid: created.sid, requestId: job.requestId, to, agent: agent.name, answeringMachine: mode }, 'outbound call placed');
       this.options.observers.started(job.info);
       this.setStatus(job, created.status, null);
+      for (const early of job.early.splice(0)) this.statusChanged(job.requestId, early.callSid, early.status, early.durationS);
     } catch (error) {
       const detail = error instanceof TwilioRestError ? { status: error.status, code: error.code, message: error.message } : { message: String(error) };
       this.logger.warn({ requestId: job.requestId, to, ...detail }, 'outbound call not placed: Twilio refused it');

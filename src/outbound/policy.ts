@@ -7,7 +7,8 @@ import { agentByName } from '../agents/routing.js';
 import type { AgentDefinition, AgentRoster } from '../agents/types.js';
 
 export const E164 = /^\+[1-9]\d{6,14}$/;
-const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+/** Letters, digits and _; never `__…` (`__proto__` would vanish from an object). */
+const VARIABLE_NAME = /^(?!__)[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const MAX_VARIABLES = 32;
 const MAX_VARIABLE_CHARS = 1_000;
 

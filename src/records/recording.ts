@@ -16,14 +16,15 @@
  * throws: a failing or stalled disk ends the recording (logged once), never the call.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, unlink } from 'node:fs/promises';
+import { mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { CallAudioTap } from '../call/call-journal.js';
-import { MULAW_BYTES_PER_MS, MULAW_SAMPLE_RATE_HZ } from '../audio/frames.js';
+import { MULAW_BYTES_PER_MS } from '../audio/frames.js';
 import { decodeMulaw } from '../audio/mulaw.js';
+import { BYTES_PER_STEREO_SAMPLE, CHANNELS, FileSink, HEADER_BYTES, patchHeader, UNKNOWN_SIZE, wavHeader } from './recording-file.js';
 import type { RecordingInfo } from './types.js';
 
 export interface CallRecordingOptions {
@@ -47,10 +48,6 @@ export interface CallRecordingOptions {
 
 /** mu-law byte → PCM16, the project's codec expanded once. */
 const DECODE_TABLE: Int16Array = decodeMulaw(Uint8Array.from({ length: 256 }, (_, byte) => byte));
-const CHANNELS = 2;
-/** One stereo sample: two 16-bit channels. */
-const BYTES_PER_STEREO_SAMPLE = 4;
-const HEADER_BYTES = 44;
 const SAMPLES_PER_MS = MULAW_BYTES_PER_MS;
 /** Same float slack as the simulated Twilio: a time equal to a boundary counts as reached. */
 const EPSILON_MS = 1e-6;
@@ -59,7 +56,6 @@ const COMMIT_CHUNK_SAMPLES = 4_000;
 const INITIAL_CAPACITY_SAMPLES = 8_192;
 /** Room for one odd-sized frame past the bounds. */
 const FRAME_SLACK_SAMPLES = 320;
-const UNKNOWN_SIZE = 0xffffffff;
 
 export class CallRecording implements CallAudioTap {
   private readonly filePath: string;
@@ -304,136 +300,4 @@ export class CallRecording implements CallAudioTap {
     this.sink.abort();
     this.logger.warn({ err: error, file: this.filePath }, `recording stopped: ${reason}`);
   }
-}
-
-/**
- * The file end of the recording: a FIFO of chunks (and runs of silence, generated as the disk takes them) in front of
- * the write stream, with a hard cap on what may wait for the disk.
- */
-class FileSink {
-  private stream: Writable | null = null;
-  private readonly items: Array<Buffer | number> = [];
-  private queuedDataBytes = 0;
-  private waitingForDrain = false;
-  private ending: ((written: boolean) => void) | null = null;
-  private ended = false;
-  private aborted = false;
-  private static readonly SILENCE = Buffer.alloc(64 * 1024);
-
-  constructor(
-    private readonly maxPendingBytes: number,
-    private readonly onFail: (reason: string, error?: unknown) => void,
-  ) {}
-
-  get backlogBytes(): number {
-    return this.aborted ? 0 : this.queuedDataBytes + (this.stream?.writableLength ?? 0);
-  }
-
-  attach(stream: Writable): void {
-    this.stream = stream;
-    stream.on('error', (error) => this.onFail('write failed', error));
-    stream.on('drain', () => {
-      this.waitingForDrain = false;
-      this.pump();
-    });
-    this.pump();
-  }
-
-  push(chunk: Buffer): void {
-    if (this.aborted) return;
-    this.items.push(chunk);
-    this.queuedDataBytes += chunk.length;
-    if (this.backlogBytes > this.maxPendingBytes) this.onFail(`the disk is not keeping up (${this.backlogBytes} bytes waiting)`);
-    else this.pump();
-  }
-
-  /** Silence is counted, not held: it is generated piece by piece as the disk takes it. */
-  pushSilence(bytes: number): void {
-    if (this.aborted || bytes <= 0) return;
-    this.items.push(bytes);
-    this.pump();
-  }
-
-  /** Resolves true once everything is on disk and the stream closed, false if it failed. */
-  end(): Promise<boolean> {
-    if (this.aborted) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      this.ending = resolve;
-      this.pump();
-    });
-  }
-
-  abort(): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.items.length = 0;
-    this.queuedDataBytes = 0;
-    this.stream?.destroy();
-    this.ending?.(false);
-    this.ending = null;
-  }
-
-  /** Resolves once the stream has let go of the file (or there never was one). */
-  closed(): Promise<void> {
-    const stream = this.stream;
-    if (stream === null || stream.closed) return Promise.resolve();
-    return new Promise((resolve) => stream.once('close', () => resolve()));
-  }
-
-  private pump(): void {
-    const stream = this.stream;
-    if (stream === null || this.aborted) return;
-    while (this.items.length > 0 && !this.waitingForDrain) {
-      const head = this.items[0]!;
-      let piece: Buffer;
-      if (typeof head === 'number') {
-        piece = FileSink.SILENCE.subarray(0, Math.min(head, FileSink.SILENCE.length));
-        if (head > piece.length) this.items[0] = head - piece.length;
-        else this.items.shift();
-      } else {
-        piece = head;
-        this.items.shift();
-        this.queuedDataBytes -= head.length;
-      }
-      if (!stream.write(piece)) this.waitingForDrain = true;
-    }
-    if (this.items.length === 0 && this.ending !== null && !this.ended) {
-      this.ended = true;
-      const resolve = this.ending;
-      stream.once('close', () => {
-        this.ending = null;
-        resolve(!this.aborted);
-      });
-      stream.end();
-    }
-  }
-}
-
-/** Writes the final sizes into the header, once the stream has let go of the file. */
-async function patchHeader(filePath: string, dataBytes: number): Promise<void> {
-  const handle = await open(filePath, 'r+');
-  try {
-    await handle.write(wavHeader(dataBytes), 0, HEADER_BYTES, 0);
-  } finally {
-    await handle.close();
-  }
-}
-
-/** The canonical 44-byte header of 8 kHz 16-bit stereo PCM; `dataBytes` UNKNOWN_SIZE while the call runs. */
-function wavHeader(dataBytes: number): Buffer {
-  const header = Buffer.alloc(HEADER_BYTES);
-  header.write('RIFF', 0, 'ascii');
-  header.writeUInt32LE(dataBytes === UNKNOWN_SIZE ? UNKNOWN_SIZE : Math.min(UNKNOWN_SIZE, 36 + dataBytes), 4);
-  header.write('WAVE', 8, 'ascii');
-  header.write('fmt ', 12, 'ascii');
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20); // PCM
-  header.writeUInt16LE(CHANNELS, 22);
-  header.writeUInt32LE(MULAW_SAMPLE_RATE_HZ, 24);
-  header.writeUInt32LE(MULAW_SAMPLE_RATE_HZ * BYTES_PER_STEREO_SAMPLE, 28);
-  header.writeUInt16LE(BYTES_PER_STEREO_SAMPLE, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36, 'ascii');
-  header.writeUInt32LE(Math.min(UNKNOWN_SIZE, dataBytes), 40);
-  return header;
 }

@@ -4,7 +4,19 @@
  * is replaced wherever it appears in a string.
  */
 
-const SECRET_KEY = /pass(word)?|secret|token|api[-_]?key|authori[sz]ation|credential|signature|cookie/i;
+/** Words of a key (`apiKey`, `api_key`, `X-Api-Key` → api, key) that mark its value secret. */
+const SECRET_WORDS = new Set(['password', 'passwd', 'passphrase', 'secret', 'token', 'auth', 'authorization', 'authorisation', 'credential', 'credentials', 'signature', 'cookie', 'apikey', 'pin', 'otp']);
+const SECRET_PAIRS = new Set(['api key', 'private key', 'access key', 'session id']);
+
+/** True for keys like `password`, `apiKey`, `X-Auth-Token`, `client_secret`; false for `max_tokens`, `passengers`. */
+export function isSecretKey(key: string): boolean {
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((word) => word !== '');
+  return words.some((word, index) => SECRET_WORDS.has(word) || SECRET_PAIRS.has(`${word} ${words[index + 1] ?? ''}`));
+}
 export const REDACTED = '[redacted]';
 
 export class Redactor {
@@ -30,7 +42,7 @@ export class Redactor {
     if (Array.isArray(value)) return value.map((entry) => this.value(entry, depth + 1));
     const out: Record<string, unknown> = {};
     // A known secret used as a key is replaced there too.
-    for (const [key, entry] of Object.entries(value)) out[this.text(key)] = SECRET_KEY.test(key) ? REDACTED : this.value(entry, depth + 1);
+    for (const [key, entry] of Object.entries(value)) out[this.text(key)] = isSecretKey(key) ? REDACTED : this.value(entry, depth + 1);
     return out;
   }
 

@@ -218,6 +218,7 @@ export class CallAdmission {
       (error: unknown) => {
         this.calls.delete(call);
         onClosed();
+        outbound?.streamEnded(null);
         callLogger.error({ err: error }, 'call ended with an internal error');
       },
     );
