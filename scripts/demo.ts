@@ -1,9 +1,12 @@
 /**
  * `npm run demo`: one simulated phone call through the real callbridge server, on the embedded simulated Realtime
  * backend (no accounts needed). The caller (a bundled recording) asks a question, then talks over the agent's
- * answer. Prints a readable timeline from both ends and writes what the caller heard to out/demo-heard.wav.
+ * answer. Prints a readable timeline from both ends, writes what the caller heard to out/demo-heard.wav, and prints
+ * the call's record as read back from the embedded database (PGlite in a temporary DATA_DIR, see
+ * embedded-records.ts): the transcript as heard, turn latencies, usage and cost.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +19,11 @@ import { startSimulatedRealtimeServer, type SimulatedSession } from '../src/simu
 import { placeCall } from '../src/simulator/twilio-caller.js';
 import { renderHeardTimeline } from '../src/simulator/twilio-playback.js';
 import { writeWav } from '../src/audio/wav.js';
+import { systemClock } from '../src/clock.js';
+import { CallRecords } from '../src/records/service.js';
+import type { CallRecord, RecordStore } from '../src/records/types.js';
+import { formatCallRecord } from './dial-cli.js';
+import { openEmbeddedRecords } from './embedded-records.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const fixture = path.join(root, 'fixtures/talk-over.jsonl');
@@ -23,6 +31,8 @@ const outFile = path.join(root, 'out/demo-heard.wav');
 const apiKey = `sim-demo-${process.pid}`;
 const authToken = `demo-auth-token-${process.pid}`;
 const publicBaseUrl = 'https://callbridge.demo';
+/** What the caller says in the fixture (fixtures/README.md): the simulated server "transcribes" each turn so. */
+const callerWords = ['Can you tell me about your return policy for shoes?', 'Wait, stop, I have another question.'];
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2).padStart(6)} s`;
 
@@ -59,8 +69,31 @@ function sessionTimeline(session: SimulatedSession, offsetMs: number): Array<{ a
   return lines;
 }
 
+/** The record is written once the call has ended (off the audio path, by the records writer): wait for it. */
+async function readRecord(store: RecordStore, callSid: string, timeoutMs: number): Promise<CallRecord | null> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const record = await store.getCall(callSid);
+    if (record !== null || performance.now() > deadline) return record;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 async function main(): Promise<void> {
-  const sim = await startSimulatedRealtimeServer({ apiKey, reply: { kind: 'speech' }, speedFactor: 3, logAudio: false });
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'callbridge-demo-'));
+  try {
+    await demo(dataDir);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function demo(dataDir: string): Promise<void> {
+  // The database opens before the call: opening PGlite stalls the event loop now and then, which a call would hear.
+  const [opened, sim] = await Promise.all([
+    openEmbeddedRecords({ root, dataDir }),
+    startSimulatedRealtimeServer({ apiKey, reply: { kind: 'speech' }, speedFactor: 3, logAudio: false, callerTranscripts: callerWords }),
+  ]);
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -68,15 +101,23 @@ async function main(): Promise<void> {
     TWILIO_AUTH_TOKEN: authToken,
     OPENAI_API_KEY: apiKey,
     LOG_LEVEL: 'silent',
+    DATA_DIR: dataDir,
+    RECORDINGS_DIR: path.join(dataDir, 'recordings'),
   });
+  const logger = silentLogger();
+  const records = new CallRecords({ config, logger, clock: systemClock, secrets: [apiKey, authToken], store: opened.store });
   let summary: CallSummary | null = null;
   const server = await startServer({
     config,
-    logger: silentLogger(),
+    logger,
     upstream: { url: sim.url, model: config.openai.model, apiKey, authMode: 'bearer' },
+    records,
     onCallEnded: (ended) => (summary = ended),
   });
   console.log(`callbridge demo: server on 127.0.0.1:${server.port}, simulated OpenAI Realtime on ${sim.url}`);
+  console.log(
+    `records: PGlite in a temporary DATA_DIR, ${opened.how === 'copied' ? 'copied from out/cache and opened' : 'created (initdb; later runs copy it from out/cache)'} in ${opened.openMs.toFixed(0)} ms, before the call`,
+  );
   console.log(`caller: ${path.relative(root, fixture)} (asks about returns, then says "wait, stop, I have another question")\n`);
 
   const sessionConnectedAt = sim.waitForSession(0).then(() => performance.now());
@@ -110,8 +151,16 @@ async function main(): Promise<void> {
   console.log(`  responses per caller turn (simulated OpenAI): [${session.responsesPerCommittedTurn().join(', ')}], API errors: ${session.errors().length}`);
   console.log(`  what the caller heard: ${path.relative(root, outFile)}`);
 
+  const record = await readRecord(opened.store, call.callSid, 10_000);
+  console.log('\nthe call\'s record, read back from the database');
+  if (record === null) console.log('  (not written within 10 s)');
+  else for (const line of formatCallRecord(record)) console.log(line);
+
   await server.close();
   await sim.close();
+  records.close();
+  await opened.store.close();
+  if (record === null) throw new Error('the call record was not written');
 }
 
 main().catch((error: unknown) => {

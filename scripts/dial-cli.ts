@@ -10,6 +10,17 @@ import type { CallRecord } from '../src/records/types.js';
 /** sysexits' EX_USAGE would be 64; like the server's configuration errors, bad usage exits 78 (EX_CONFIG). */
 export const EXIT = { completed: 0, notCompleted: 1, refused: 2, usage: 78 } as const;
 
+/** An error that ends the CLI: its one-line message (or lines, each starting `dial: `) and exit status. */
+export class DialError extends Error {
+  override name = 'DialError';
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export const CALLEE_KINDS = ['human', 'voicemail', 'busy', 'no-answer', 'failed'] as const;
 export type CalleeKind = (typeof CALLEE_KINDS)[number];
 
@@ -253,7 +264,7 @@ export function formatCallRecord(record: CallRecord): string[] {
   const model = record.model === null ? record.provider : `${record.provider} ${record.model}`;
   lines.push(`  call        ${record.callSid}, ${record.direction}, ${record.from} → ${record.to}, agent "${record.agent}" (${model})`);
   const outcome = [
-    record.finalStatus ?? 'ended',
+    ...(record.finalStatus === null ? [] : [record.finalStatus]),
     ...(record.answeredBy === null ? [] : [`answered by ${record.answeredBy}`]),
     `${(record.durationMs / 1000).toFixed(1)} s`,
     `end reason: ${record.endReason}`,
@@ -261,15 +272,15 @@ export function formatCallRecord(record: CallRecord): string[] {
   lines.push(`  outcome     ${outcome.join(', ')}`);
 
   if (record.answeredAtEpochMs === null) {
-    lines.push('  conversation  none: the call was never answered');
+    lines.push('  transcript  none: the call was never answered');
     return lines;
   }
   if (record.transcript.length === 0) lines.push('  transcript  (nothing was said)');
   else {
     lines.push('  transcript  as heard (s since the stream started)');
     for (const line of record.transcript) {
-      const who = line.speaker === 'agent' ? 'agent ' : 'callee';
-      const speaker = record.direction === 'inbound' && line.speaker === 'caller' ? 'caller' : who;
+      // Records call the far end `caller` either way; on an outbound call that is the person called.
+      const speaker = line.speaker === 'agent' ? 'agent ' : record.direction === 'outbound' ? 'callee' : 'caller';
       const heard = line.heardMs === null ? '' : ` after ${(line.heardMs / 1000).toFixed(2)} s of audio`;
       const text = line.interrupted ? `${quoted(line.text)}… [interrupted${heard}; generated: ${quoted(line.fullText ?? '')}]` : quoted(line.text);
       lines.push(`    ${seconds(line.atMs)}  ${speaker}  ${text}`);

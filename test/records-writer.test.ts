@@ -221,7 +221,7 @@ describe('RecordWriter', () => {
     expect(writer.openStore()).toBe(store);
   });
 
-  it('calls a store factory again after a failed open, with backoff', async () => {
+  it('opens a store factory at once (before any write: readers need it), again after a failed open, with backoff', async () => {
     const clock = new ManualClock();
     const store = new FakeStore(clock);
     let calls = 0;
@@ -231,21 +231,32 @@ describe('RecordWriter', () => {
       return store;
     };
     const writer = new RecordWriter({ store: factory, clock, logger: captureLogs().logger, retryBaseMs: 100 });
-    expect(calls).toBe(0); // opened lazily, by the first write
-    writer.enqueue(rec(1));
+    expect(calls).toBe(0);
     clock.advance(0);
     await settle();
-    expect(writer.stats()).toMatchObject({ failedAttempts: 1, lastError: 'connect ECONNREFUSED 127.0.0.1:5432' });
-    clock.advance(100);
+    expect(calls).toBe(1); // no record yet: the store opens anyway
+    expect(writer.openStore()).toBeNull();
+    expect(writer.stats()).toMatchObject({ lastError: 'connect ECONNREFUSED 127.0.0.1:5432' });
+    clock.advance(99);
     await settle();
+    expect(calls).toBe(1);
+    clock.advance(1);
+    await settle();
+    expect(calls).toBe(2); // 100 ms later
     clock.advance(199);
     await settle();
     expect(calls).toBe(2);
     clock.advance(1);
     await settle();
-    expect(calls).toBe(3);
+    expect(calls).toBe(3); // 200 ms after that: open
+    expect(writer.openStore()).toBe(store);
+    writer.enqueue(rec(1));
+    clock.advance(0);
+    await settle();
     expect(store.written).toEqual(['CA1']);
-    expect(writer.stats()).toMatchObject({ written: 1, failedAttempts: 2 });
+    expect(calls).toBe(3);
+    expect(writer.stats()).toMatchObject({ written: 1, failedAttempts: 0 });
+    writer.close();
   });
 
   it('drops a record the database refuses and goes on with the rest, without backoff', async () => {

@@ -76,6 +76,8 @@ export class RecordWriter {
   private closed = false;
   /** The next write (soon) or retry (backoff); null when none is armed. */
   private timer: TimerHandle | null = null;
+  /** The background open's next attempt, while the store is not open. */
+  private openTimer: TimerHandle | null = null;
   private consecutiveFailures = 0;
   private outage: { readonly failedAttemptsAtStart: number; readonly writtenAtStart: number } | null = null;
   /** Drops are reported per backlog: since the queue was last empty (an overflow can start before any failure). */
@@ -100,6 +102,8 @@ export class RecordWriter {
     const source = options.store;
     if (typeof source === 'function') {
       this.factory = source;
+      // Open now, not at the first write: readers (the records API) need the store, and migrations run at start.
+      this.openSoon(0, this.retryBaseMs);
     } else if (source instanceof Promise) {
       this.factory = null;
       this.storePromise = source;
@@ -155,7 +159,27 @@ export class RecordWriter {
     this.closed = true;
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.timer = null;
+    if (this.openTimer !== null) this.clock.clearTimeout(this.openTimer);
+    this.openTimer = null;
     this.settleWaiters(false);
+  }
+
+  /** Opens the store in the background, retrying with backoff until it is open (or the writer is closed). */
+  private openSoon(delayMs: number, nextDelayMs: number): void {
+    this.openTimer = this.clock.setTimeout(() => {
+      this.openTimer = null;
+      if (this.closed || this.store !== null) return;
+      this.currentStore().then(
+        () => {
+          if (this.queue.length > 0 && this.timer === null && !this.writing) this.arm(0);
+        },
+        (error: unknown) => {
+          if (this.closed || this.store !== null) return;
+          this.lastError = redactDatabaseUrl(errorMessage(error));
+          this.openSoon(nextDelayMs, Math.min(this.retryMaxMs, nextDelayMs * 2));
+        },
+      );
+    }, delayMs);
   }
 
   private arm(delayMs: number): void {
