@@ -79,11 +79,22 @@ async function resolveElevenLabs(config: Readonly<Config>, agents: AgentRoster, 
   };
 }
 
+/** The password inside DATABASE_URL, so the log filter catches it on its own too. */
+function databasePassword(databaseUrl: string | null): string | null {
+  if (databaseUrl === null) return null;
+  try {
+    const password = decodeURIComponent(new URL(databaseUrl).password);
+    return password === '' ? null : password;
+  } catch {
+    return null;
+  }
+}
+
 async function main(): Promise<void> {
   const { config, agents } = readConfigOrExit();
   const logger = createLogger({
     level: config.logLevel,
-    secrets: [config.openai.apiKey, config.twilio.authToken, config.twilio.apiKeySecret, config.elevenlabs.apiKey, config.api.key, config.records.databaseUrl, ...agentSecrets(agents)],
+    secrets: [config.openai.apiKey, config.twilio.authToken, config.twilio.apiKeySecret, config.elevenlabs.apiKey, config.api.key, config.records.databaseUrl, databasePassword(config.records.databaseUrl), ...agentSecrets(agents)],
   });
   const upstream = await resolveUpstream(config, agents, logger);
   const elevenlabs = await resolveElevenLabs(config, agents, logger);

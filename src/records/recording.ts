@@ -188,7 +188,8 @@ export class CallRecording implements CallAudioTap {
       try {
         if (!this.failed) {
           await patchHeader(this.filePath, dataBytes);
-          return { file: path.basename(this.filePath), durationMs: endSample / SAMPLES_PER_MS, bytes: HEADER_BYTES + dataBytes };
+          // Whole ms, as the record stores it (the file itself ends on a sample).
+          return { file: path.basename(this.filePath), durationMs: Math.round(endSample / SAMPLES_PER_MS), bytes: HEADER_BYTES + dataBytes };
         }
       } catch (error) {
         this.fail('cannot write the header', error);
