@@ -81,6 +81,10 @@ async function readRecord(store: RecordStore, callSid: string, timeoutMs: number
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'callbridge-demo-'));
+  process.once('SIGINT', () => {
+    rmSync(dataDir, { recursive: true, force: true });
+    process.exit(130);
+  });
   try {
     await demo(dataDir);
   } finally {

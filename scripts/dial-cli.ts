@@ -259,7 +259,7 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(2).padStart(6)} s
 const quoted = (text: string): string => `"${text}"`;
 
 /** A call record (GET /api/calls/:callSid, or the store) as lines for people: who, outcome, transcript, latencies, usage, cost. */
-export function formatCallRecord(record: CallRecord): string[] {
+export function formatCallRecord(record: CallRecord, options: { recordingNote?: string } = {}): string[] {
   const lines: string[] = [];
   const model = record.model === null ? record.provider : `${record.provider} ${record.model}`;
   lines.push(`  call        ${record.callSid}, ${record.direction}, ${record.from} → ${record.to}, agent "${record.agent}" (${model})`);
@@ -304,6 +304,6 @@ export function formatCallRecord(record: CallRecord): string[] {
     const events = shown.map((event) => `${event.type} ${seconds(event.atMs).trim()}`);
     lines.push(`  events      ${events.join(', ')}`);
   }
-  if (record.recording !== null) lines.push(`  recording   ${record.recording.file} (${(record.recording.durationMs / 1000).toFixed(1)} s)`);
+  if (record.recording !== null) lines.push(`  recording   ${record.recording.file} (${(record.recording.durationMs / 1000).toFixed(1)} s)${options.recordingNote === undefined ? '' : `, ${options.recordingNote}`}`);
   return lines;
 }

@@ -82,7 +82,7 @@ function describeCallee(kind: CalleeKind, agent: AgentDefinition): string {
         ? `a person saying ${CALLEE_FIXTURE}: "${CALLEE_WORDS[0]}", then "${CALLEE_WORDS[1]}" over the answer`
         : `a person saying ${CALLEE_FIXTURE}: "${CALLEE_WORDS[0]}" (heard by answering-machine detection, not the agent), then "${CALLEE_WORDS[1]}" over the greeting`;
     case 'voicemail':
-      return `an answering machine: a ${VOICEMAIL_GREETING} greeting, a beep, then it records for ${VOICEMAIL_RECORD_MS / 1000} s`;
+      return `an answering machine: a greeting (${VOICEMAIL_GREETING}, 4 s), a beep, then it records for ${VOICEMAIL_RECORD_MS / 1000} s`;
     case 'busy':
       return 'a busy line';
     case 'no-answer':
@@ -220,7 +220,7 @@ export async function startSimulatedCallbridge(options: { agent: string | null; 
       agentName: agent.name,
       description: [
         'dial: simulated: no Twilio account needed (no --url or CALLBRIDGE_URL)',
-        `  callbridge on ${baseUrl}, simulated Twilio REST (ringing at ${SIMULATED_TIME_SCALE}× real time), simulated OpenAI Realtime`,
+        `  callbridge on ${baseUrl}, simulated Twilio REST (ringing at ${SIMULATED_TIME_SCALE}× real time), simulated OpenAI Realtime (canned phrases)`,
         `  agent "${agent.name}" (${source})`,
         `  the callee: ${describeCallee(options.callee, agent)}`,
         `  records: a temporary PGlite database, ${database} in ${opened.openMs.toFixed(0)} ms`,

@@ -150,6 +150,11 @@ async function dialSimulated(options: DialOptions): Promise<number> {
   const { startSimulatedCallbridge } = await import('./dial-simulated.js');
   const agentsFile = process.env['AGENTS_FILE']?.trim() || null;
   const sim = await startSimulatedCallbridge({ agent: options.agent, callee: options.callee ?? 'human', agentsFile });
+  // Ctrl-C: the temporary database and the servers go too.
+  process.once('SIGINT', () => {
+    err('\ndial: interrupted');
+    void sim.close().finally(() => process.exit(130));
+  });
   try {
     for (const line of sim.description) out(line);
     out();
@@ -161,7 +166,7 @@ async function dialSimulated(options: DialOptions): Promise<number> {
     if (last.callSid !== null) {
       const record = await waitForRecord(api, last.callSid);
       out(`the call's record, read back from the database (GET /api/calls/${last.callSid}):`);
-      for (const line of formatCallRecord(record)) out(line);
+      for (const line of formatCallRecord(record, { recordingNote: 'in the temporary RECORDINGS_DIR (deleted at exit)' })) out(line);
     }
     return exitCodeFor(last.status);
   } finally {

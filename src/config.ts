@@ -84,6 +84,8 @@ export interface Config {
     /** Lifetime of the one-time stream token issued in the TwiML. */
     streamTokenTtlMs: number;
     recordDir: string | null;
+    /** SIGTERM: live calls may finish for this long before they are ended politely. */
+    drainTimeoutS: number;
   };
   twilio: {
     /** Null only outside production: signatures are then not checked (a loud warning is logged). */
@@ -138,6 +140,10 @@ export interface Config {
   api: {
     /** Bearer key of /api (records, outbound calls); null = the API is off. */
     key: string | null;
+  };
+  metrics: {
+    /** Bearer token of /metrics; null = open (scraped from inside the network: keep it off the public proxy). */
+    token: string | null;
   };
   outbound: {
     maxConcurrent: number;
@@ -269,6 +275,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       handshakeTimeoutMs: reader.integer('HANDSHAKE_TIMEOUT_MS', 5_000, 100, 60_000),
       streamTokenTtlMs: reader.integer('STREAM_TOKEN_TTL_MS', 30_000, 1_000, 600_000),
       recordDir: reader.optional('RECORD_DIR'),
+      drainTimeoutS: reader.integer('DRAIN_TIMEOUT_S', 900, 0, 86_400),
     },
     twilio: {
       authToken,
@@ -306,6 +313,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       maxBuffered: reader.integer('RECORDS_MAX_BUFFERED', 10_000, 10, 1_000_000),
     },
     api: { key: reader.secret('CALLBRIDGE_API_KEY') },
+    metrics: { token: reader.secret('METRICS_TOKEN') },
     outbound: {
       maxConcurrent: reader.integer('OUTBOUND_MAX_CONCURRENT', 10, 1, 10_000),
       callsPerSecond: reader.number('OUTBOUND_CALLS_PER_SECOND', 1, 0.01, 1_000),

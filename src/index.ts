@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './logger.js';
 import type { ElevenLabsTarget } from './server/agents-wiring.js';
 import { startServer, type UpstreamTarget } from './server/app.js';
 import { CallRecords } from './records/service.js';
+import { CallMetrics } from './metrics/call-metrics.js';
 import { systemClock } from './clock.js';
 
 /** Runs `read`; a configuration error prints one line per problem and exits 78 (EX_CONFIG). */
@@ -94,13 +95,18 @@ async function main(): Promise<void> {
   const { config, agents } = readConfigOrExit();
   const logger = createLogger({
     level: config.logLevel,
-    secrets: [config.openai.apiKey, config.twilio.authToken, config.twilio.apiKeySecret, config.elevenlabs.apiKey, config.api.key, config.records.databaseUrl, databasePassword(config.records.databaseUrl), ...agentSecrets(agents)],
+    secrets: [config.openai.apiKey, config.twilio.authToken, config.twilio.apiKeySecret, config.elevenlabs.apiKey, config.api.key, config.metrics.token, config.records.databaseUrl, databasePassword(config.records.databaseUrl), ...agentSecrets(agents)],
   });
   const upstream = await resolveUpstream(config, agents, logger);
   const elevenlabs = await resolveElevenLabs(config, agents, logger);
   const secrets = [config.openai.apiKey, config.twilio.authToken, config.twilio.apiKeySecret, config.elevenlabs.apiKey, config.api.key, config.records.databaseUrl, ...agentSecrets(agents)];
   const records = config.records.enabled ? new CallRecords({ config, logger, clock: systemClock, secrets }) : undefined;
   if (records === undefined) logger.info('RECORDS=off: no call records, no records API');
+  const metrics = new CallMetrics({
+    prices: config.records.prices,
+    maxConcurrentCalls: config.server.maxConcurrentCalls,
+    ...(records === undefined ? {} : { recordStats: () => records.stats() }),
+  });
   const server = await startServer({
     config,
     logger,
@@ -108,6 +114,7 @@ async function main(): Promise<void> {
     agents,
     ...(elevenlabs.target === undefined ? {} : { elevenlabs: elevenlabs.target }),
     ...(records === undefined ? {} : { records }),
+    metrics,
   });
   logger.info(
     { port: server.port, webhookUrl: `${config.server.publicBaseUrl}/incoming-call`, backend: config.openai.backend, audioFormat: config.openai.audioFormat },
@@ -115,30 +122,51 @@ async function main(): Promise<void> {
   );
   logger.info(describeRoster(agents), agents.source === 'file' ? `agents loaded from ${config.agentsFile}` : 'one agent from the environment (no AGENTS_FILE)');
 
-  let stopping = false;
+  // First SIGTERM/SIGINT: drain (readiness 503, new calls busy, live calls finish for up to DRAIN_TIMEOUT_S, then a
+  // goodbye), records flushed, exit 0. A second signal: end at once (calls hung up, records flushed briefly).
+  let signals = 0;
+  const finish = async (): Promise<void> => {
+    await Promise.all([upstream.close(), elevenlabs.close()]);
+    // Records of the calls just ended are written before the process exits.
+    if (records !== undefined && !(await records.flush(8_000))) logger.warn({ ...records.stats() }, 'shutdown: some call records were not written');
+    records?.close();
+  };
   const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal, activeCalls: server.activeCalls }, 'shutting down');
+    signals++;
+    if (signals === 1) {
+      logger.info({ signal, activeCalls: server.activeCalls, drainTimeoutS: config.server.drainTimeoutS }, 'draining (a second signal stops at once)');
+      server
+        .drain({ timeoutMs: config.server.drainTimeoutS * 1000 })
+        .then(finish)
+        .then(
+          () => {
+            logger.info('stopped');
+            logger.flush();
+            process.exit(0);
+          },
+          (error: unknown) => {
+            logger.error({ err: error }, 'error while draining');
+            logger.flush();
+            process.exit(1);
+          },
+        );
+      return;
+    }
+    if (signals > 2) process.exit(1);
+    logger.warn({ signal, activeCalls: server.activeCalls }, 'second signal: stopping now');
     const forceExit = setTimeout(() => process.exit(1), 10_000);
     forceExit.unref();
-    Promise.all([server.close(), upstream.close(), elevenlabs.close()])
-      .then(async () => {
-        // Records of the calls just ended are written before the process exits (bounded by the force-exit timer).
-        if (records !== undefined && !(await records.flush(8_000))) logger.warn({ ...records.stats() }, 'shutdown: some call records were not written');
-        records?.close();
-      })
+    server
+      .close()
+      .then(finish)
       .then(
-      () => {
-        logger.info('stopped');
-        logger.flush();
-        process.exitCode = 0;
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, 'error while shutting down');
-        process.exitCode = 1;
-      },
-    );
+        () => {
+          logger.info('stopped');
+          logger.flush();
+          process.exit(0);
+        },
+        () => process.exit(1),
+      );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

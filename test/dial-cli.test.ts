@@ -267,6 +267,8 @@ describe('dial: the call record, readable', () => {
     expect(inbound[4]).toBe('     10.11 s  caller  "Wait, stop, I have another question."');
     const busy = formatCallRecord({ ...base, finalStatus: 'busy', answeredBy: null, answeredAtEpochMs: null, durationMs: 420, endReason: 'busy', transcript: [], turns: [], events: [] });
     expect(busy.slice(1)).toStrictEqual(['  outcome     busy, 0.4 s, end reason: busy', '  transcript  none: the call was never answered']);
+    const recorded = formatCallRecord({ ...base, recording: { file: `${base.callSid}.wav`, durationMs: 13_080, bytes: 418_604 } }, { recordingNote: 'somewhere' });
+    expect(recorded.at(-1)).toBe(`  recording   ${base.callSid}.wav (13.1 s), somewhere`);
   });
 });
 

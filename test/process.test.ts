@@ -14,7 +14,8 @@ function runEntry(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
     cwd: root,
     // DOTENV_CONFIG_PATH keeps a developer's own .env out of the test.
-    env: { PATH: process.env['PATH'] ?? '', DOTENV_CONFIG_PATH: '/nonexistent/.env', LOG_LEVEL: 'info', ...env },
+    // RECORDS off: the process tests are about the entry, not the database (test/records-* cover that).
+    env: { PATH: process.env['PATH'] ?? '', DOTENV_CONFIG_PATH: '/nonexistent/.env', LOG_LEVEL: 'info', RECORDS: 'off', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -22,6 +23,22 @@ function runEntry(env: Record<string, string>) {
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   return { child, output: () => ({ stdout, stderr }) };
+}
+
+/** The port from the "callbridge listening" log line. */
+export function listeningPort(child: ReturnType<typeof spawn>, output: () => { stdout: string; stderr: string }): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listen line: ${JSON.stringify(output())}`)), 20_000);
+    const check = () => {
+      const match = /"port":(\d+)[^\n]*callbridge listening/.exec(output().stdout);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    };
+    child.stdout?.on('data', check);
+    check();
+  });
 }
 
 describe('process entry', () => {
@@ -43,16 +60,7 @@ describe('process entry', () => {
 
   it('serves /healthz and stops cleanly on SIGINT', async () => {
     const { child, output } = runEntry({ PORT: '0', HOST: '127.0.0.1' });
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listen line: ${JSON.stringify(output())}`)), 20_000);
-      child.stdout.on('data', () => {
-        const match = /"port":(\d+)[^\n]*callbridge listening/.exec(output().stdout);
-        if (match) {
-          clearTimeout(timer);
-          resolve(Number(match[1]));
-        }
-      });
-    });
+    const port = await listeningPort(child, output);
     const response = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ status: 'ok' });

@@ -136,7 +136,14 @@ export class Call {
     this.attachAgent(this.agent);
   }
 
-  /** Ends the call from our side (server shutdown). */
+  /** Ends the call politely (a draining server's last calls): the agent says `instructions`, the call ends after. */
+  endPolitely(reason: string, instructions: string): void {
+    if (this.state !== 'live') return this.hangUp(reason);
+    this.agent.requestResponse({ instructions, reason: 'goodbye' });
+    this.ending.request({ kind: 'hang_up', reason });
+  }
+
+  /** Ends the call from our side at once (server shutdown). */
   hangUp(reason: string): void {
     if (this.state === 'ended') return;
     this.channel.close(1000, reason);

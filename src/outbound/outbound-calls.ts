@@ -87,6 +87,7 @@ export class OutboundCalls {
   private readonly gate: OutboundRateGate<Job>;
   private readonly byRequest = new Map<string, Job>();
   private readonly bySid = new Map<string, Job>();
+  private stopped = false;
 
   constructor(options: OutboundCallsOptions) {
     this.options = options;
@@ -104,6 +105,7 @@ export class OutboundCalls {
     if (this.options.twilio === null) {
       return { status: 503, code: 'outbound_unavailable', message: 'outbound calls need TWILIO_ACCOUNT_SID, TWILIO_FROM_NUMBER and TWILIO_AUTH_TOKEN (or TWILIO_API_KEY_SID/SECRET)' };
     }
+    if (this.stopped) return { status: 503, code: 'draining', message: 'this instance is shutting down: place the call on another one' };
     const checked = checkOutboundRequest(body, this.options.roster);
     if ('status' in checked) return checked;
     const job = this.newJob(checked);
@@ -202,6 +204,7 @@ export class OutboundCalls {
 
   /** Shutdown: waiting requests are dropped (logged); placed calls run on and end as they end. */
   stop(): void {
+    this.stopped = true;
     for (const job of this.gate.clear()) this.logger.warn({ requestId: job.requestId, to: job.request.to }, 'outbound call never placed: shutting down');
   }
 

@@ -27,6 +27,7 @@ import { dialTwiml, hangUpTwiml, sayAndHangUpTwiml } from '../twilio/twiml.js';
 import { dialActionUrl, type AcceptedCall } from '../twilio/webhook.js';
 import type { VoiceAgentSession } from '../voice/port.js';
 import type { OutboundCalls } from '../outbound/outbound-calls.js';
+import type { RefusalReason } from '../metrics/call-metrics.js';
 import { OutcomeStore } from './outcomes.js';
 import { PredialPool } from './predial.js';
 
@@ -54,6 +55,8 @@ export interface CallAdmissionOptions {
   observers: CallObservers;
   /** Outbound calls we placed: their streams take identity and answering-machine settings from the job. */
   outbound?: OutboundCalls;
+  /** A call refused at the door (for metrics). */
+  onRefusal?(reason: RefusalReason): void;
   /** A recording of the call (its audio tap), when its agent records calls. */
   recordingFor?(info: CallInfo, agent: AgentDefinition): CallAudioTap | undefined;
 }
@@ -66,6 +69,9 @@ export class CallAdmission {
   private readonly calls = new Set<Call>();
   private readonly outcomes: OutcomeStore;
   private stopping = false;
+  /** Draining: no new call is admitted; calls already announced or live go on. */
+  private draining = false;
+  private readonly idleWaiters = new Set<() => void>();
 
   constructor(options: CallAdmissionOptions) {
     this.options = options;
@@ -85,17 +91,73 @@ export class CallAdmission {
     return !this.stopping;
   }
 
+  /** Ready for new calls (the load balancer's readiness): not draining, not stopping. */
+  get ready(): boolean {
+    return !this.stopping && !this.draining;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /**
+   * Stops admitting new calls (the webhook answers busy) while calls already live, or announced by our webhook and
+   * about to start their stream, go on. Resolves once none is left (or at once when idle).
+   */
+  drain(): Promise<void> {
+    this.draining = true;
+    this.predialPool.closeAll();
+    return this.whenIdle();
+  }
+
+  /** Resolves when no call is live and no announced stream is still to come. */
+  whenIdle(): Promise<void> {
+    if (this.calls.size === 0 && this.tokens.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      // Calls end with an event (checkIdle runs then); an announced stream that never comes only expires: a poll sees it.
+      const poll = setInterval(() => this.checkIdle(), 500);
+      poll.unref();
+      this.idleWaiters.add(() => {
+        clearInterval(poll);
+        resolve();
+      });
+      this.checkIdle();
+    });
+  }
+
+  /** The drain timed out: every live call's agent says `instructions` (a goodbye) and the call ends after it. */
+  endAllPolitely(reason: string, instructions: string): void {
+    for (const call of this.calls) call.endPolitely(reason, instructions);
+  }
+
+  private checkIdle(): void {
+    // Announced streams that never come expire with their token; the registry prunes on size.
+    if (this.calls.size > 0 || this.tokens.size > 0) return;
+    for (const resolve of [...this.idleWaiters]) resolve();
+    this.idleWaiters.clear();
+  }
+
   /** The webhook's question: is there room for one more call (live calls plus calls announced but not started)? */
   admitWebhook(callSid: string): boolean {
     const { maxConcurrentCalls } = this.options.config.server;
-    const admitted = !this.stopping && this.calls.size + this.tokens.size < maxConcurrentCalls;
-    if (!admitted) this.logger.warn({ callSid, activeCalls: this.calls.size, maxConcurrentCalls }, 'call refused: at capacity');
+    if (this.draining || this.stopping) {
+      this.logger.warn({ callSid, activeCalls: this.calls.size }, 'call refused: draining for shutdown');
+      this.options.onRefusal?.('draining');
+      return false;
+    }
+    const admitted = this.calls.size + this.tokens.size < maxConcurrentCalls;
+    if (!admitted) {
+      this.logger.warn({ callSid, activeCalls: this.calls.size, maxConcurrentCalls }, 'call refused: at capacity');
+      this.options.onRefusal?.('capacity');
+    }
     return admitted;
   }
 
   /** The agent answering `calledNumber`, or null: nobody answers it (the caller hears a polite refusal). */
   agentFor(calledNumber: string): string | null {
-    return agentForNumber(this.options.roster, calledNumber)?.name ?? null;
+    const agent = agentForNumber(this.options.roster, calledNumber)?.name ?? null;
+    if (agent === null) this.options.onRefusal?.('no_agent');
+    return agent;
   }
 
   /** The webhook answered with a stream token: dial the agent now, so the caller does not wait for it later. */
@@ -212,12 +274,14 @@ export class CallAdmission {
       (summary) => {
         this.calls.delete(call);
         onClosed();
+        this.checkIdle();
         if (outbound === null) observers.ended(info, summary);
         else outbound.streamEnded(summary);
       },
       (error: unknown) => {
         this.calls.delete(call);
         onClosed();
+        this.checkIdle();
         outbound?.streamEnded(null);
         callLogger.error({ err: error }, 'call ended with an internal error');
       },

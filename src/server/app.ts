@@ -26,6 +26,8 @@ import { createTwilioWebhookRouter } from '../twilio/webhook.js';
 import type { CallRecords } from '../records/service.js';
 import { CallAdmission } from './admission.js';
 import { createRecordsApiRouter } from './records-api.js';
+import type { CallMetrics, RefusalReason } from '../metrics/call-metrics.js';
+import { createMetricsRouter } from '../metrics/router.js';
 import { OutboundCalls } from '../outbound/outbound-calls.js';
 import { createOutboundRouter } from '../outbound/routes.js';
 import { twilioCallsFromConfig, type TwilioCalls } from '../outbound/twilio-rest.js';
@@ -52,6 +54,8 @@ export interface ServerDeps {
   observers?: readonly CallObserver[];
   /** Call records (database, recordings, the records API); absent = no records. */
   records?: CallRecords;
+  /** Prometheus metrics: observes every call and serves GET /metrics; absent = no /metrics route. */
+  metrics?: CallMetrics;
   /** Twilio's Calls API for outbound calls; default from the configuration (null = outbound off). */
   twilioCalls?: TwilioCalls | null;
 }
@@ -63,9 +67,33 @@ export interface RunningServer {
   readonly activeCalls: number;
   /** Stops accepting, ends live calls, closes sockets. Resolves when everything is closed. */
   close(): Promise<void>;
+  /**
+   * Graceful drain (SIGTERM): readiness goes 503 and new calls hear the busy TwiML at once; live calls finish on their
+   * own for up to `timeoutMs`; then each remaining caller hears a short goodbye from the agent (at most
+   * `goodbyeGraceMs`), and the server closes. Resolves when closed.
+   */
+  drain(options: { timeoutMs: number; goodbyeGraceMs?: number }): Promise<void>;
+  readonly draining: boolean;
 }
 
+/** What the agent says to a caller still on the line when a drain runs out of time. */
+export const DRAIN_GOODBYE_INSTRUCTIONS =
+  'The service has to end this call now for maintenance. Apologise briefly, invite the caller to call again, and say a polite goodbye.';
+const DRAIN_GOODBYE_GRACE_MS = 30_000;
+
 const SHUTDOWN_GRACE_MS = 5_000;
+
+/** True when `promise` settled within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  const result = await Promise.race([promise.then(() => true as const), timeout]);
+  clearTimeout(timer);
+  return result;
+}
 
 export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const { config, logger } = deps;
@@ -73,7 +101,11 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const tools = deps.tools ?? [];
   const onCallEnded = deps.onCallEnded;
   const observers = new CallObservers(
-    [...(deps.records === undefined ? [] : [deps.records]), ...(deps.observers ?? []), ...(onCallEnded === undefined ? [] : [{ name: 'onCallEnded', callEnded: (_call: unknown, summary: CallSummary) => onCallEnded(summary) }])],
+    [
+      ...(deps.records === undefined ? [] : [deps.records]),
+      ...(deps.metrics === undefined ? [] : [deps.metrics]),
+      ...(deps.observers ?? []).filter((observer) => observer !== deps.metrics),
+      ...(onCallEnded === undefined ? [] : [{ name: 'onCallEnded', callEnded: (_call: unknown, summary: CallSummary) => onCallEnded(summary) }])],
     logger,
   );
   const roster = deps.agents ?? rosterFromConfig(config);
@@ -90,7 +122,9 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     predial: deps.predial !== false,
     observers,
     ...(deps.records === undefined ? {} : { recordingFor: deps.records.recordingFor.bind(deps.records) }),
+    ...(deps.metrics === undefined ? {} : { onRefusal: (reason: RefusalReason) => deps.metrics?.countRefusal(reason) }),
   });
+  deps.metrics?.observeDraining(() => admission.isDraining || !admission.accepting);
 
   const app = express();
   app.disable('x-powered-by');
@@ -110,9 +144,15 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     },
   });
 
+  // Liveness: the process answers (a draining process is alive: its calls are finishing).
   app.get('/healthz', (_req, res) => {
-    const up = admission.accepting;
-    res.status(up ? 200 : 503).json({ status: up ? 'ok' : 'stopping', activeCalls: admission.activeCalls });
+    res.status(200).json({ status: admission.accepting ? 'ok' : 'stopping', activeCalls: admission.activeCalls });
+  });
+  if (deps.metrics !== undefined) app.use(createMetricsRouter(deps.metrics, { bearerToken: config.metrics.token }));
+  // Readiness: may this instance take new calls? A load balancer takes a draining instance out at once.
+  app.get('/readyz', (_req, res) => {
+    const ready = admission.ready;
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : admission.isDraining ? 'draining' : 'stopping', activeCalls: admission.activeCalls });
   });
 
   app.use(
@@ -183,22 +223,41 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   }
 
   let closing: Promise<void> | null = null;
+  let draining: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      outbound.stop();
+      await admission.shutdown(SHUTDOWN_GRACE_MS);
+      for (const client of ws.getWss().clients) client.terminate();
+      httpServer.closeAllConnections();
+      await httpClosed;
+    })();
+    return closing;
+  };
   return {
     httpServer,
     port,
     get activeCalls() {
       return admission.activeCalls;
     },
-    close: () => {
-      closing ??= (async () => {
-        const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    close,
+    get draining() {
+      return admission.isDraining;
+    },
+    drain: ({ timeoutMs, goodbyeGraceMs = DRAIN_GOODBYE_GRACE_MS }) => {
+      draining ??= (async () => {
         outbound.stop();
-        await admission.shutdown(SHUTDOWN_GRACE_MS);
-        for (const client of ws.getWss().clients) client.terminate();
-        httpServer.closeAllConnections();
-        await httpClosed;
+        logger.info({ activeCalls: admission.activeCalls, timeoutMs }, 'draining: new calls are refused, live calls finish');
+        const idle = admission.drain();
+        if (!(await settlesWithin(idle, timeoutMs))) {
+          logger.warn({ activeCalls: admission.activeCalls }, 'drain timed out: the remaining callers hear a goodbye');
+          admission.endAllPolitely('server draining', DRAIN_GOODBYE_INSTRUCTIONS);
+          await settlesWithin(admission.whenIdle(), goodbyeGraceMs);
+        }
+        await close();
       })();
-      return closing;
+      return draining;
     },
   };
 }
