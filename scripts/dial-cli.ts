@@ -217,7 +217,8 @@ function statusText(status: string, snapshot: OutboundProgress, answeredBy: stri
  * entry, relative to the request's arrival); the answering-machine verdict has no time of its own and is stamped
  * `nowS`, the seconds since the request was sent as measured by the caller (same origin, up to the network delay).
  * The initial `waiting` entry is shown only when the call is still waiting when first seen (queued behind the rate
- * limit); an answer and its verdict seen together make one line. A final status ends the progress.
+ * limit); an answer and its verdict seen together make one line; a verdict seen together with the end comes just
+ * before it. A final status ends the progress.
  */
 export function progressLines(state: ProgressState, snapshot: OutboundProgress, nowS: number): { state: ProgressState; lines: string[] } {
   if (state.ended) return { state, lines: [] };
@@ -234,6 +235,12 @@ export function progressLines(state: ProgressState, snapshot: OutboundProgress, 
     const atS = Math.max(lastS, origin === null ? nowS : (entry.atEpochMs - origin) / 1000);
     // The verdict joins the answer's line when both are new in this snapshot.
     if (entry.status === 'in-progress' && verdict !== null && answeredBy === null) answeredBy = verdict;
+    // A verdict first seen with the end (a machine hung up on at once) still gets its line, before the end's.
+    if (FINAL_STATUSES.has(entry.status) && verdict !== null && answeredBy === null) {
+      const verdictS = Math.max(lastS, Math.min(nowS, atS));
+      lines.push(progressLine(verdictS, answeredByText(verdict)));
+      answeredBy = verdict;
+    }
     lines.push(progressLine(atS, statusText(entry.status, snapshot, answeredBy)));
     lastS = atS;
     if (FINAL_STATUSES.has(entry.status)) ended = true;

@@ -145,6 +145,20 @@ export interface Config {
     /** Bearer token of /metrics; null = open (scraped from inside the network: keep it off the public proxy). */
     token: string | null;
   };
+  tracing: {
+    /** OTLP/HTTP collector origin (traces go to `<endpoint>/v1/traces`); null = tracing off (nothing is loaded). */
+    otlpEndpoint: string | null;
+    /** Full traces URL, used as is (wins over the endpoint). */
+    otlpTracesEndpoint: string | null;
+  };
+  guard: {
+    /** Refuse new calls once today's (UTC) computed cost reaches this, in USD; null = no cap. */
+    dailySpendCapUsd: number | null;
+    /** Calls accepted per caller number per rolling hour; null = no limit. */
+    callerMaxCallsPerHour: number | null;
+    /** Caller numbers refused outright: exact E.164 numbers, or prefixes ending in `*`. */
+    blocklist: readonly string[];
+  };
   outbound: {
     maxConcurrent: number;
     /** Calls started per second at most (Twilio's default CPS is 1); beyond it calls wait in a queue. */
@@ -314,6 +328,15 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     api: { key: reader.secret('CALLBRIDGE_API_KEY') },
     metrics: { token: reader.secret('METRICS_TOKEN') },
+    tracing: {
+      otlpEndpoint: reader.url('OTEL_EXPORTER_OTLP_ENDPOINT', undefined, ['http:', 'https:']) ?? null,
+      otlpTracesEndpoint: reader.url('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', undefined, ['http:', 'https:']) ?? null,
+    },
+    guard: {
+      dailySpendCapUsd: reader.raw('DAILY_SPEND_CAP_USD') === undefined ? null : reader.number('DAILY_SPEND_CAP_USD', 0, 0, 1_000_000_000),
+      callerMaxCallsPerHour: reader.raw('CALLER_MAX_CALLS_PER_HOUR') === undefined ? null : reader.integer('CALLER_MAX_CALLS_PER_HOUR', 0, 1, 100_000),
+      blocklist: reader.list('CALLER_BLOCKLIST', /^(\+?\d{1,15}\*?|\*|anonymous)$/, 'an E.164 number, a prefix like +1900*, or anonymous'),
+    },
     outbound: {
       maxConcurrent: reader.integer('OUTBOUND_MAX_CONCURRENT', 10, 1, 10_000),
       callsPerSecond: reader.number('OUTBOUND_CALLS_PER_SECOND', 1, 0.01, 1_000),

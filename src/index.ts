@@ -12,6 +12,7 @@ import type { ElevenLabsTarget } from './server/agents-wiring.js';
 import { startServer, type UpstreamTarget } from './server/app.js';
 import { CallRecords } from './records/service.js';
 import { CallMetrics } from './metrics/call-metrics.js';
+import type { Tracing } from './tracing/otel.js';
 import { systemClock } from './clock.js';
 
 /** Runs `read`; a configuration error prints one line per problem and exits 78 (EX_CONFIG). */
@@ -97,6 +98,13 @@ async function main(): Promise<void> {
     level: config.logLevel,
     secrets: [config.openai.apiKey, config.twilio.authToken, config.twilio.apiKeySecret, config.elevenlabs.apiKey, config.api.key, config.metrics.token, config.records.databaseUrl, databasePassword(config.records.databaseUrl), ...agentSecrets(agents)],
   });
+  // Loaded only when configured: with tracing off neither the tracing module nor the OpenTelemetry SDK is loaded.
+  let tracing: Tracing | null = null;
+  if (config.tracing.otlpEndpoint !== null) {
+    const { startTracing } = await import('./tracing/otel.js');
+    tracing = startTracing({ endpoint: config.tracing.otlpEndpoint, tracesEndpoint: config.tracing.otlpTracesEndpoint ?? undefined, clock: systemClock, logger });
+    logger.info({ host: new URL(config.tracing.otlpEndpoint).host }, 'tracing: one OpenTelemetry trace per call (OTLP/HTTP)');
+  }
   const upstream = await resolveUpstream(config, agents, logger);
   const elevenlabs = await resolveElevenLabs(config, agents, logger);
   const secrets = [config.openai.apiKey, config.twilio.authToken, config.twilio.apiKeySecret, config.elevenlabs.apiKey, config.api.key, config.records.databaseUrl, ...agentSecrets(agents)];
@@ -115,6 +123,7 @@ async function main(): Promise<void> {
     ...(elevenlabs.target === undefined ? {} : { elevenlabs: elevenlabs.target }),
     ...(records === undefined ? {} : { records }),
     metrics,
+    ...(tracing === null ? {} : { observers: [tracing.observer] }),
   });
   logger.info(
     { port: server.port, webhookUrl: `${config.server.publicBaseUrl}/incoming-call`, backend: config.openai.backend, audioFormat: config.openai.audioFormat },
@@ -130,6 +139,7 @@ async function main(): Promise<void> {
     // Records of the calls just ended are written before the process exits.
     if (records !== undefined && !(await records.flush(8_000))) logger.warn({ ...records.stats() }, 'shutdown: some call records were not written');
     records?.close();
+    await tracing?.shutdown(5_000);
   };
   const stop = (signal: string): void => {
     signals++;

@@ -175,6 +175,25 @@ describe('dial: progress lines', () => {
     expect(run([[snapshot(answered, { answeredBy: 'unknown' }), 6]]).lines.at(-1)).toBe('  2.00 s  answered by unknown (answering-machine detection could not tell)');
   });
 
+  it('a verdict first seen together with the end still gets its line, just before the end', () => {
+    const answered: Array<[number, string]> = [
+      [0, 'waiting'],
+      [20, 'queued'],
+      [1_000, 'in-progress'],
+    ];
+    const ended: Array<[number, string]> = [...answered, [3_800, 'completed']];
+    expect(run([[snapshot(answered), 1.2], [snapshot(ended, { answeredBy: 'machine_start', durationS: 3 }), 4.1]]).lines).toStrictEqual([
+      '  0.02 s  queued',
+      '  1.00 s  answered',
+      '  3.80 s  answered by machine (machine_start)',
+      '  3.80 s  ended: completed after 3 s',
+    ]);
+    expect(run([[snapshot(answered), 1.2], [snapshot(ended, { answeredBy: 'machine_start', durationS: 3 }), 3.5]]).lines.slice(-2)).toStrictEqual([
+      '  3.50 s  answered by machine (machine_start)',
+      '  3.80 s  ended: completed after 3 s',
+    ]);
+  });
+
   it('a verdict is never stamped before the line above it (the poller clock is behind the server)', () => {
     const answered: Array<[number, string]> = [
       [0, 'waiting'],

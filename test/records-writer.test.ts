@@ -65,6 +65,9 @@ class FakeStore implements RecordStore {
   getCall(): never {
     throw new Error('unused');
   }
+  costSince(): never {
+    throw new Error('unused');
+  }
   async close(): Promise<void> {}
 }
 

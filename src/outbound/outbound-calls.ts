@@ -68,6 +68,8 @@ export interface OutboundCallsOptions {
   observers: CallObservers;
   /** Null: outbound calling is not configured (requests get 503). */
   twilio: TwilioCalls | null;
+  /** The daily spend cap is reached: no new call is placed. */
+  spendCapReached?: () => boolean;
 }
 
 export type OutboundAnswer = { status: 202; body: { requestId: string; callSid: string | null; status: string } } | ApiRefusal;
@@ -108,6 +110,7 @@ export class OutboundCalls {
     if (this.stopped) return { status: 503, code: 'draining', message: 'this instance is shutting down: place the call on another one' };
     const checked = checkOutboundRequest(body, this.options.roster);
     if ('status' in checked) return checked;
+    if (this.options.spendCapReached?.() === true) return { status: 429, code: 'spend_cap', message: 'the daily spend cap (DAILY_SPEND_CAP_USD) is reached: no calls until midnight UTC' };
     const job = this.newJob(checked);
     let placed: Promise<void> | null = null;
     const admission = this.gate.submit(job, (started) => (placed = this.place(started)));

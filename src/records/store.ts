@@ -88,6 +88,15 @@ export class KyselyRecordStore implements RecordStore {
     return { calls: page, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last) : null };
   }
 
+  async costSince(fromEpochMs: number): Promise<number> {
+    const row = await this.db
+      .selectFrom('calls')
+      .select((eb) => eb.fn.coalesce(eb.fn.sum<string | number>('cost_usd'), eb.lit(0)).as('total'))
+      .where('started_at', '>=', new Date(fromEpochMs))
+      .executeTakeFirst();
+    return Number(row?.total ?? 0);
+  }
+
   async getCall(callSid: string): Promise<CallRecord | null> {
     const row = await this.db.selectFrom('calls').selectAll().where('call_sid', '=', callSid).executeTakeFirst();
     if (row === undefined) return null;

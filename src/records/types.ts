@@ -139,5 +139,7 @@ export interface RecordStore {
   /** Newest first (startedAt desc, callSid desc), keyset-paginated by `cursor`. */
   listCalls(query: CallQuery): Promise<CallPage>;
   getCall(callSid: string): Promise<CallRecord | null>;
+  /** USD of every call started at or after `fromEpochMs` (every instance's, on a shared database): the spend cap. */
+  costSince(fromEpochMs: number): Promise<number>;
   close(): Promise<void>;
 }

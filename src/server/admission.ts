@@ -28,6 +28,7 @@ import { dialActionUrl, type AcceptedCall } from '../twilio/webhook.js';
 import type { VoiceAgentSession } from '../voice/port.js';
 import type { OutboundCalls } from '../outbound/outbound-calls.js';
 import type { RefusalReason } from '../metrics/call-metrics.js';
+import type { CallGuard } from './call-guard.js';
 import { OutcomeStore } from './outcomes.js';
 import { PredialPool } from './predial.js';
 
@@ -55,6 +56,8 @@ export interface CallAdmissionOptions {
   observers: CallObservers;
   /** Outbound calls we placed: their streams take identity and answering-machine settings from the job. */
   outbound?: OutboundCalls;
+  /** Blocklist, per-number limit, spend cap. */
+  guard?: CallGuard;
   /** A call refused at the door (for metrics). */
   onRefusal?(reason: RefusalReason): void;
   /** A recording of the call (its audio tap), when its agent records calls. */
@@ -151,6 +154,16 @@ export class CallAdmission {
       this.options.onRefusal?.('capacity');
     }
     return admitted;
+  }
+
+  /** Guard rails at the door: true = refuse (logged and counted once here). */
+  refuseCaller(from: string, callSid: string): boolean {
+    const reason = this.options.guard?.screenCaller(from) ?? null;
+    if (reason === null) return false;
+    // The number is personal data: the log says why, the record of refusals is the metric.
+    this.logger.warn({ callSid, reason }, 'call refused by a guard rail');
+    this.options.onRefusal?.(reason);
+    return true;
   }
 
   /** The agent answering `calledNumber`, or null: nobody answers it (the caller hears a polite refusal). */

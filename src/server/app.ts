@@ -25,6 +25,7 @@ import { checkMediaStreamUpgrade } from '../twilio/upgrade.js';
 import { createTwilioWebhookRouter } from '../twilio/webhook.js';
 import type { CallRecords } from '../records/service.js';
 import { CallAdmission } from './admission.js';
+import { CallGuard } from './call-guard.js';
 import { createRecordsApiRouter } from './records-api.js';
 import type { CallMetrics, RefusalReason } from '../metrics/call-metrics.js';
 import { createMetricsRouter } from '../metrics/router.js';
@@ -100,9 +101,12 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const clock = deps.clock ?? systemClock;
   const tools = deps.tools ?? [];
   const onCallEnded = deps.onCallEnded;
+  const guard = new CallGuard({ config, logger, store: () => deps.records?.store() ?? null });
+  guard.start();
   const observers = new CallObservers(
     [
       ...(deps.records === undefined ? [] : [deps.records]),
+      guard,
       ...(deps.metrics === undefined ? [] : [deps.metrics]),
       ...(deps.observers ?? []).filter((observer) => observer !== deps.metrics),
       ...(onCallEnded === undefined ? [] : [{ name: 'onCallEnded', callEnded: (_call: unknown, summary: CallSummary) => onCallEnded(summary) }])],
@@ -110,7 +114,15 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   );
   const roster = deps.agents ?? rosterFromConfig(config);
   const wiring = { config, roster, target: deps.upstream, clock, logger, codeTools: tools, ...(deps.elevenlabs === undefined ? {} : { elevenlabs: deps.elevenlabs }) };
-  const outbound = new OutboundCalls({ config, roster, logger, clock, observers, twilio: deps.twilioCalls === undefined ? twilioCallsFromConfig(config) : deps.twilioCalls });
+  const outbound = new OutboundCalls({
+    config,
+    roster,
+    logger,
+    clock,
+    observers,
+    twilio: deps.twilioCalls === undefined ? twilioCallsFromConfig(config) : deps.twilioCalls,
+    spendCapReached: () => guard.spendCapReached(),
+  });
   const admission = new CallAdmission({
     outbound,
     config,
@@ -121,6 +133,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     toolsFor: createAgentTools(wiring),
     predial: deps.predial !== false,
     observers,
+    guard,
     ...(deps.records === undefined ? {} : { recordingFor: deps.records.recordingFor.bind(deps.records) }),
     ...(deps.metrics === undefined ? {} : { onRefusal: (reason: RefusalReason) => deps.metrics?.countRefusal(reason) }),
   });
@@ -161,6 +174,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       tokens: admission.tokens,
       logger,
       admitCall: (callSid) => admission.admitWebhook(callSid),
+      refuseCaller: (from, callSid) => admission.refuseCaller(from, callSid),
       agentFor: (calledNumber) => admission.agentFor(calledNumber),
       onCallAccepted: (call) => admission.callAccepted(call),
       afterStream: (request, resume) => admission.afterStream(request, resume),
@@ -228,6 +242,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     closing ??= (async () => {
       const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       outbound.stop();
+      guard.stop();
       await admission.shutdown(SHUTDOWN_GRACE_MS);
       for (const client of ws.getWss().clients) client.terminate();
       httpServer.closeAllConnections();

@@ -20,6 +20,9 @@ export interface AcceptedCall extends StreamTokenInfo {
   token: string;
 }
 
+/** Said to a caller the guard rails refuse (blocklist, per-number limit, spend cap): polite, no reason given. */
+export const GUARD_REFUSAL_MESSAGE = 'Sorry, we cannot take your call right now. Please try again later. Goodbye.';
+
 /** Said to a caller whose number no agent answers (and there is no default agent). */
 export const NO_AGENT_MESSAGE = 'Sorry, this number is not in service. Goodbye.';
 
@@ -30,6 +33,8 @@ export interface TwilioWebhookDeps {
   config: Readonly<Config>;
   tokens: StreamTokenRegistry;
   logger: Logger;
+  /** Guard rails (blocklist, per-number limit, spend cap): true = refuse this caller politely. */
+  refuseCaller?(from: string, callSid: string): boolean;
   /** Reserve capacity for a call; false answers busy TwiML. Only called for requests that passed the signature. */
   admitCall(callSid: string): boolean;
   /** The agent answering a called number; null = none (a polite refusal). Absent = no agent routing. */
@@ -131,6 +136,10 @@ export function createTwilioWebhookRouter(deps: TwilioWebhookDeps): express.Rout
     if (agentName === null) {
       logger.warn({ to }, 'no agent answers this number and there is no default agent: refused');
       res.status(200).type('text/xml').send(sayAndHangUpTwiml(NO_AGENT_MESSAGE));
+      return;
+    }
+    if (deps.refuseCaller?.(from, callSid) === true) {
+      res.status(200).type('text/xml').send(sayAndHangUpTwiml(GUARD_REFUSAL_MESSAGE));
       return;
     }
     if (!deps.admitCall(callSid)) {

@@ -26,6 +26,10 @@ export class FakeRecordStore implements RecordStore {
     for (const record of records) this.records.set(record.callSid, record);
   }
 
+  async costSince(fromEpochMs: number): Promise<number> {
+    return [...this.records.values()].filter((record) => record.startedAtEpochMs >= fromEpochMs).reduce((sum, record) => sum + record.cost.totalUsd, 0);
+  }
+
   async listCalls(query: CallQuery): Promise<CallPage> {
     this.queries.push(query);
     if (this.failWith !== null) throw this.failWith;
