@@ -80,6 +80,8 @@ async function readRecord(store: RecordStore, callSid: string, timeoutMs: number
 }
 
 async function main(): Promise<void> {
+  // Output piped into `head` that has closed: keep going quietly (and clean up) rather than die on EPIPE.
+  process.stdout.on('error', () => undefined);
   const dataDir = mkdtempSync(path.join(tmpdir(), 'callbridge-demo-'));
   process.once('SIGINT', () => {
     rmSync(dataDir, { recursive: true, force: true });

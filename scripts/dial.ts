@@ -39,6 +39,8 @@ const MAX_POLL_FAILURES = 20;
 const RECORD_TIMEOUT_MS = 10_000;
 
 const out = (line = ''): void => void process.stdout.write(`${line}\n`);
+// Output piped into `head` that has closed: keep going quietly (and clean up) rather than die on EPIPE.
+process.stdout.on('error', () => undefined);
 const err = (line: string): void => void process.stderr.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

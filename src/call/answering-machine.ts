@@ -62,3 +62,4 @@ export class AnsweringMachineGate {
     return { kind: 'hang_up', reason: `answered by ${answeredBy}` };
   }
 }
+

@@ -8,7 +8,7 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { VoiceAgentSession } from '../voice/port.js';
 import type { StreamOutcome } from './after-stream.js';
-import type { CallEvent } from './call-events.js';
+import type { CallEvent, HeardShare } from './call-events.js';
 import type { CallerChannel } from './channel.js';
 import type { InterruptResult, PlayoutSink } from './playout.js';
 
@@ -55,9 +55,10 @@ export class CallJournal {
   }
 
   /** A barge-in that cleared the caller's line: what they had heard of each item, with the item's audio so far. */
-  bargeIn(interrupted: InterruptResult): void {
+  bargeIn(interrupted: InterruptResult): HeardShare[] {
     const heard = interrupted.heard.map(({ responseId, itemId, heardMs, audioMs }) => ({ responseId, itemId, heardMs, audioMs }));
     this.publish({ type: 'barge_in', atMs: this.clock.now(), heard });
+    return heard;
   }
 
   fault(kind: string, recovery: string, message: string): void {

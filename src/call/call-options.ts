@@ -30,6 +30,9 @@ export interface CallSettings {
   greeting: string | null;
   /** New sessions to open when the provider session is lost mid-call (0 = apologise and end). */
   redialAttempts: number;
+  /** Hand the call to a fresh provider session this long after each session started (before the provider's own
+   *  session limit), at a quiet moment, with the conversation so far; null/absent = never. */
+  rotateSessionAfterMs?: number | null;
 }
 
 export interface CallOptions {

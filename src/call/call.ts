@@ -10,6 +10,7 @@
  *   - CallToolRunner and HoldPlayer (tools, with a hold sound while a slow one works), CallEnding (end or transfer
  *     once the agent's last words have played), CallLimits (maximum duration, silence check-in).
  *
+ * CallSessions owns its provider sessions (re-dial, fallback, rotation before the provider's session limit).
  * It tells observers what happens through CallJournal (events) and a recording through its audio tap. Rules:
  *   - only `agent_audio` events feed the out-queue, and only while the call is live and from its current session;
  *   - on barge-in: one `clear` to the caller, and the provider is told what the caller heard of each item in play
@@ -22,7 +23,7 @@ import type { Logger } from '../logger.js';
 import type { ToolCallRequest, VoiceAgentEvent, VoiceAgentFault, VoiceAgentSession } from '../voice/port.js';
 import type { StreamOutcome } from './after-stream.js';
 import { playApology } from './apology.js';
-import { AnsweringMachineGate } from './answering-machine.js';
+import { CallOpening } from './call-opening.js';
 import { CallEnding } from './call-ending.js';
 import type { CallOptions, CallSettings } from './call-options.js';
 import { CallJournal, logCallStarted, playoutSink } from './call-journal.js';
@@ -30,6 +31,7 @@ import { callLimits, type CallLimits } from './call-limits.js';
 import { addUsage, emptyUsage, summariseCall, type CallSummary } from './call-summary.js';
 import { CallToolRunner } from './call-tools.js';
 import { recoveryFor } from './session-recovery.js';
+import { CallSessions } from './call-sessions.js';
 import { TurnLatencyMeter } from './caller-audio-clock.js';
 import type { CallerChannel } from './channel.js';
 import { CallKeypad } from './dtmf.js';
@@ -50,6 +52,10 @@ export class Call {
   private readonly channel: CallerChannel;
   private readonly playout: Playout;
   private readonly audio: CallAudioConversion;
+  /** The current provider session. */
+  private get agent(): VoiceAgentSession {
+    return this.sessions.current;
+  }
   /** Bound once: the per-frame path allocates no closure. */
   private readonly appendToAgent = (audio: Uint8Array): void => this.agent.appendAudio(audio);
   private readonly keypad: CallKeypad;
@@ -62,22 +68,18 @@ export class Call {
   /** Responses started and not yet done, and tool requests running: the agent is busy, silence does not count. */
   private responsesInFlight = 0;
   private toolRequestsRunning = 0;
-  private agent: VoiceAgentSession;
-  /** Sessions lost and replaced (re-dial): their counters still belong to this call. */
-  private readonly retiredAgents: VoiceAgentSession[] = [];
-  private redialsLeft: number;
+  /** The provider sessions: the current one, retired ones, rotation, the conversation so far. */
+  private readonly sessions: CallSessions;
   /** Agent audio reached the call (a fallback is only for sessions that never got going). */
   private agentSpoke = false;
-  private fellBack = false;
   private state: 'idle' | 'live' | 'apologising' | 'ended' = 'idle';
   private readonly startedAtMs: number;
-  private greeted = false;
-  /** Outbound with answering-machine detection: the agent waits for the verdict. */
-  private readonly machineGate: AnsweringMachineGate | null;
+  /** Between the provider's speech start and the end of the caller's turn. */
+  private callerSpeaking = false;
+  /** The greeting, and an outbound call's wait for the answering-machine verdict. */
+  private readonly opening: CallOpening;
   /** The agent item whose audio is arriving, until its `agent_audio_done`. */
   private openItem: { responseId: string; itemId: string } | null = null;
-  /** Out-queue ids are `<session>/<provider id>`: a new session may reuse an old one's ids (ElevenLabs counts from 1). */
-  private sessionTag = '';
   private readonly counters = { responses: 0, bargeIns: 0, framesIn: 0, lateDeltasDropped: 0, upstreamFaults: 0 };
   private readonly usage = emptyUsage();
 
@@ -87,13 +89,31 @@ export class Call {
     this.logger = options.logger;
     this.clock = options.clock;
     this.channel = options.channel;
-    this.agent = options.agent;
-    this.redialsLeft = options.settings.redialAttempts;
     this.startedAtMs = this.clock.now();
     this.audio = new CallAudioConversion(options.agent.formats);
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
     this.journal = new CallJournal(this.clock, options.onEvent);
-    this.machineGate = options.answeringMachine === undefined ? null : new AnsweringMachineGate(options.answeringMachine);
+    const redial = options.redial;
+    this.sessions = new CallSessions({
+      first: options.agent,
+      redialAttempts: options.settings.redialAttempts,
+      clock: this.clock,
+      logger: this.logger,
+      rotateAfterMs: options.settings.rotateSessionAfterMs ?? null,
+      ...(redial === undefined ? {} : { dialContinuing: () => redial(true) }),
+      isQuiet: () => this.isQuiet(),
+      rotated: (next) => this.attachAgent(next),
+    });
+    this.opening = new CallOpening(options.settings, options.answeringMachine, {
+      canSpeak: () => this.state === 'live' && this.agent.state === 'ready',
+      requestResponse: (request) => this.agent.requestResponse(request),
+      endAfterNextAnswer: (reason) => this.ending.request({ kind: 'hang_up', reason }),
+      hangUp: (reason) => this.closeWithOutcome({ kind: 'hang_up', reason }),
+      report: (answeredBy, action) => {
+        this.logger.info({ answeredBy, action }, 'answering-machine detection');
+        this.journal.publish({ type: 'answered_by', atMs: this.clock.now(), answeredBy, action });
+      },
+    });
     const { channel } = this;
     this.playout = new Playout({
       clock: this.clock,
@@ -116,7 +136,7 @@ export class Call {
     this.toolRunner = CallToolRunner.forCall(options, {
       endStream: (outcome) => this.ending.request(outcome),
       startHold: () => this.state === 'live' && this.hold.start(),
-      publish: (event) => this.publish(event),
+      publish: (event) => this.journal.publish(event),
     });
   }
 
@@ -152,9 +172,11 @@ export class Call {
 
   private attachAgent(agent: VoiceAgentSession): void {
     this.audio.expect(agent.formats);
-    this.sessionTag = `${this.retiredAgents.length}/`;
+    this.responsesInFlight = 0;
     this.turnLatency.callerAudio.reset();
+    this.callerSpeaking = false;
     agent.listen((event) => this.onAgentEvent(agent, event));
+    this.sessions.rotation.sessionStarted();
   }
 
   private onAgentEvent(agent: VoiceAgentSession, event: VoiceAgentEvent): void {
@@ -163,26 +185,26 @@ export class Call {
       case 'ready': {
         // The formats may only be known now (ElevenLabs), or differ from a lost session's (another provider).
         const problem = this.audio.startSession(agent.formats, (audio) => agent.appendAudio(audio));
-        if (problem === null) return this.greetOnce();
+        if (problem === null) return this.opening.sessionReady();
         agent.close(); // the provider is fine, the call cannot use it: its session is ended here
         this.onAgentFault({ kind: 'protocol', message: problem });
         return;
       }
       case 'response_started':
-        this.journal.responseStarted(this.sessionTag + event.responseId);
+        this.journal.responseStarted(this.sessions.tag + event.responseId);
         this.counters.responses++;
         this.responsesInFlight++;
         this.ending.onResponseStarted();
         return;
       case 'agent_audio':
-        this.onAgentAudio(this.sessionTag + event.responseId, this.sessionTag + event.itemId, event.audio);
+        this.onAgentAudio(this.sessions.tag + event.responseId, this.sessions.tag + event.itemId, event.audio);
         return;
       case 'agent_audio_done':
-        if (this.state === 'live') this.finishItem(this.sessionTag + event.responseId, this.sessionTag + event.itemId);
+        if (this.state === 'live') this.finishItem(this.sessions.tag + event.responseId, this.sessions.tag + event.itemId);
         return;
       case 'response_done':
         if (event.usage !== null) addUsage(this.usage, event.usage);
-        this.journal.responseDone({ responseId: this.sessionTag + event.responseId, status: event.status, usage: event.usage });
+        this.journal.responseDone({ responseId: this.sessions.tag + event.responseId, status: event.status, usage: event.usage });
         this.responsesInFlight = Math.max(0, this.responsesInFlight - 1);
         // A follow-up that said nothing must not leave the caller on hold.
         if (this.toolRequestsRunning === 0) this.hold.stop();
@@ -193,16 +215,19 @@ export class Call {
         void this.runToolCalls(agent, event.calls);
         return;
       case 'caller_speech_started':
+        this.callerSpeaking = true;
         this.onSpeechStarted(event.audioStartMs);
         return;
       case 'caller_turn_ended': {
+        this.callerSpeaking = false;
         this.limits.onCallerActivity();
         const ended = this.turnLatency.turnEnded(event.audioEndMs, this.clock.now());
         this.journal.turnEnded(ended.turn, ended.endedAtMs);
         return;
       }
       case 'transcript':
-        this.publish({ ...event, itemId: this.sessionTag + event.itemId, atMs: this.clock.now() });
+        this.sessions.memory.transcript(event.speaker, this.sessions.tag + event.itemId, event.text, event.final);
+        this.journal.publish({ ...event, itemId: this.sessions.tag + event.itemId, atMs: this.clock.now() });
         return;
       case 'fault':
         this.onAgentFault(event.fault);
@@ -210,32 +235,9 @@ export class Call {
     }
   }
 
-  private greetOnce(): void {
-    const greeting = this.settings.greeting;
-    if (this.greeted || this.state !== 'live' || greeting === null || this.machineGate?.pending === true) return;
-    this.greeted = true;
-    const note = this.machineGate?.greetingNote ?? null;
-    const instructions = note === null ? greeting : `${note}\n${greeting}`;
-    this.agent.requestResponse({ instructions, reason: this.settings.greetingIsNote === true ? 'resume' : 'greeting' });
-  }
-
   /** Outbound: answering-machine detection's verdict (Twilio's `AnsweredBy`). Greets, leaves a message, or ends. */
   answeredBy(answeredBy: string): void {
-    if (this.state !== 'live' || this.machineGate === null) return;
-    const action = this.machineGate.decide(answeredBy);
-    if (action.kind === 'ignore') return;
-    this.logger.info({ answeredBy, action: action.kind }, 'answering-machine detection');
-    this.publish({ type: 'answered_by', atMs: this.clock.now(), answeredBy, action: action.kind });
-    // A session still connecting greets when it is ready (its `ready` event asks for the greeting).
-    if (action.kind === 'greet') return this.agent.state === 'ready' ? this.greetOnce() : undefined;
-    if (action.kind === 'hang_up') return this.closeWithOutcome({ kind: 'hang_up', reason: action.reason });
-    this.greeted = true;
-    this.ending.request({ kind: 'hang_up', reason: 'voicemail message left' });
-    this.agent.requestResponse({ instructions: action.instructions, reason: 'voicemail' });
-  }
-
-  private publish(event: Parameters<CallJournal['publish']>[0]): void {
-    this.journal.publish(event);
+    if (this.state === 'live') this.opening.answeredBy(answeredBy);
   }
 
   // ---- caller → agent -------------------------------------------------------------------------------------------
@@ -244,7 +246,7 @@ export class Call {
     this.counters.framesIn++;
     if (this.state !== 'live') return;
     this.options.audioTap?.callerAudio(payload);
-    if (this.machineGate?.holdsCallerAudio === true) return;
+    if (this.opening.holdsCallerAudio) return;
     this.audio.caller(payload, this.appendToAgent);
     this.turnLatency.callerAudio.appended(payload.length / MULAW_BYTES_PER_MS, this.clock.now());
   }
@@ -308,7 +310,7 @@ export class Call {
     // No clear of its own: the one clear below drops the hold sound and the agent's words together.
     this.hold.dispose();
     const interrupted = this.playout.interrupt();
-    const heard = heardOfSession(interrupted, this.sessionTag);
+    const heard = heardOfSession(interrupted, this.sessions.tag);
     // Told even when nothing was playing yet: a response may be on its way, and it must not start talking now.
     this.agent.interrupt(heard);
     if (interrupted === null) return;
@@ -316,15 +318,16 @@ export class Call {
     this.audio.resetAgent();
     this.openItem = null;
     this.logger.info({ audioStartMs, heard: interrupted.heard, droppedFrames: interrupted.droppedFrames }, 'barge-in: caller interrupted the agent');
-    this.journal.bargeIn(interrupted);
+    this.sessions.memory.bargeIn(this.journal.bargeIn(interrupted));
   }
 
   // ---- faults and lifecycle -------------------------------------------------------------------------------------
 
   private onAgentFault(fault: VoiceAgentFault): void {
     if (this.state !== 'live') return;
-    const { agentSpoke, redialsLeft } = this;
-    const fallbackAvailable = this.options.fallback !== undefined && !this.fellBack;
+    const { agentSpoke } = this;
+    const { redialsLeft } = this.sessions;
+    const fallbackAvailable = this.options.fallback !== undefined && !this.sessions.fellBack;
     const recovery = recoveryFor({ fault: fault.kind, agentSpoke, fallbackAvailable, redialsLeft, canRedial: this.options.redial !== undefined });
     const logFields = { fault: fault.kind, code: fault.code, status: fault.status, detail: fault.message, provider: this.agent.provider, recovery };
     this.journal.fault(fault.kind, recovery, fault.message);
@@ -352,20 +355,21 @@ export class Call {
       return;
     }
     const from = this.agent.provider;
-    this.retiredAgents.push(this.agent);
-    this.agent = next;
-    this.responsesInFlight = 0;
+    this.sessions.replace(next, recovery);
     // A call whose agent has not spoken yet is greeted by the new session (the lost one's greeting never played).
-    if (!this.agentSpoke) this.greeted = false;
+    if (!this.agentSpoke) this.opening.greetAgain();
     if (recovery === 'fallback') {
-      this.fellBack = true;
       this.logger.warn({ from, to: next.provider }, 'provider failed to connect: the call goes to the fallback provider');
-      this.publish({ type: 'provider_fallback', atMs: this.clock.now(), from, to: next.provider, fault: fault.kind });
+      this.journal.publish({ type: 'provider_fallback', atMs: this.clock.now(), from, to: next.provider, fault: fault.kind });
     } else {
-      this.redialsLeft--;
-      this.logger.warn({ redialsLeft: this.redialsLeft }, 're-dialling the upstream session');
+      this.logger.warn({ redialsLeft: this.sessions.redialsLeft }, 're-dialling the upstream session');
     }
-    this.attachAgent(this.agent);
+    this.attachAgent(next);
+  }
+
+  /** Neither side is speaking and nothing is in flight: a moment to hand the call to a fresh session. */
+  private isQuiet(): boolean {
+    return this.state === 'live' && !this.callerSpeaking && !this.playout.isActive() && this.responsesInFlight === 0 && this.toolRequestsRunning === 0 && this.ending.pending === null;
   }
 
   /** Plays a short apology, then closes the stream (Twilio asks `<Connect action>` what next: a last word, hang up). */
@@ -391,6 +395,7 @@ export class Call {
     if (this.state === 'ended') return;
     this.state = 'ended';
     this.keypad.dispose();
+    this.sessions.rotation.cancel();
     this.limits.stop();
     this.ending.dispose();
     this.hold.dispose();
@@ -406,7 +411,7 @@ export class Call {
       counters: { ...this.counters, turns: this.turnLatency.turns },
       playout: playoutStats,
       channel: this.channel.stats(),
-      sessions: [...this.retiredAgents, this.agent].map((agent) => agent.stats()),
+      sessions: this.sessions.stats(),
       usage: this.usage,
     });
     // callSid and streamSid are already bound to this logger.

@@ -115,6 +115,12 @@ export interface HeardItem {
   readonly heardMs: number;
 }
 
+/** One line of a conversation carried over to a new session. */
+export interface ConversationTurn {
+  readonly role: 'user' | 'assistant';
+  readonly text: string;
+}
+
 export interface ResponseRequest {
   /** Instructions for this response only (the greeting); omitted = the session's. */
   readonly instructions?: string;
@@ -154,6 +160,11 @@ export interface VoiceAgentSession {
   sendToolResults(results: readonly ToolCallResult[]): void;
   /** Push-to-talk: the caller's turn is over. */
   endCallerTurn(): void;
+  /**
+   * A fresh session taking over a long call: the conversation so far (the transcript as the caller heard it), given
+   * before anything else happens on it. It asks for no response.
+   */
+  seedConversation(turns: readonly ConversationTurn[]): void;
   /** Changes the session's instructions mid-call (e.g. after a failed transfer). */
   updateInstructions(instructions: string): void;
   /** Starts delivery; events that happened before are delivered first, in order. Once. */

@@ -15,6 +15,7 @@ import type {
   VoiceAgentFormats,
   VoiceAgentSession,
   VoiceAgentStats,
+  ConversationTurn,
 } from '../../src/voice/port.js';
 
 export type FakeAgentCommand =
@@ -26,6 +27,7 @@ export type FakeAgentCommand =
   | { readonly kind: 'sendToolResults'; readonly results: ToolCallResult[] }
   | { readonly kind: 'endCallerTurn' }
   | { readonly kind: 'updateInstructions'; readonly instructions: string }
+  | { readonly kind: 'seedConversation'; readonly turns: ConversationTurn[] }
   | { readonly kind: 'close' };
 
 export type FakeAgentCommandKind = FakeAgentCommand['kind'];
@@ -96,6 +98,10 @@ export class FakeVoiceAgent implements VoiceAgentSession {
     this.record({ kind: 'updateInstructions', instructions });
   }
 
+  seedConversation(turns: readonly ConversationTurn[]): void {
+    this.record({ kind: 'seedConversation', turns: turns.map((turn) => ({ ...turn })) });
+  }
+
   listen(listener: (event: VoiceAgentEvent) => void): void {
     this.record({ kind: 'listen' });
     this.listener = listener;
@@ -148,6 +154,8 @@ export class FakeVoiceAgent implements VoiceAgentSession {
   }
 
   fault(message = 'upstream closed'): void {
+    // The port's contract: a session that reports a fault is closed.
+    this.state = 'closed';
     this.emit({ type: 'fault', fault: { kind: 'closed', message, closeCode: 1011 } });
   }
 

@@ -28,6 +28,7 @@ import type {
   VoiceAgentFormats,
   VoiceAgentSession,
   VoiceAgentStats,
+  ConversationTurn,
 } from '../../voice/port.js';
 import type { ElevenLabsConnection } from './connection-types.js';
 import { bytesPerMs, type ElevenLabsServerMessage } from './wire.js';
@@ -175,6 +176,13 @@ export class ElevenLabsVoiceAgent implements VoiceAgentSession {
   endCallerTurn(): void {}
 
   /** The agent's prompt cannot change mid-conversation: the text goes as background context. */
+  /** ElevenLabs takes no conversation items: the conversation so far goes as one contextual update. */
+  seedConversation(turns: readonly ConversationTurn[]): void {
+    if (turns.length === 0) return;
+    const lines = turns.map((turn) => `${turn.role === 'user' ? 'Caller' : 'You'}: ${turn.text}`);
+    this.connection.send({ type: 'contextual_update', text: `This call continues a conversation. So far:\n${lines.join('\n')}` });
+  }
+
   updateInstructions(instructions: string): void {
     this.connection.send({ type: 'contextual_update', text: instructions });
   }

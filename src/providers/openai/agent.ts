@@ -25,6 +25,7 @@ import type {
   VoiceAgentFormats,
   VoiceAgentSession,
   VoiceAgentStats,
+  ConversationTurn,
 } from '../../voice/port.js';
 import type { RealtimeConnection } from './connection-types.js';
 import type { RealtimeServerEvent, ResponseDoneEvent } from './events.js';
@@ -116,6 +117,17 @@ export class OpenAiVoiceAgent implements VoiceAgentSession {
 
   sendUserText(text: string): void {
     this.connection.send({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] } });
+  }
+
+  seedConversation(turns: readonly ConversationTurn[]): void {
+    // GA item shapes: user text is `input_text`, what the assistant said is `output_text`.
+    for (const turn of turns) {
+      if (turn.role === 'user') {
+        this.connection.send({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: turn.text }] } });
+      } else {
+        this.connection.send({ type: 'conversation.item.create', item: { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: turn.text }] } });
+      }
+    }
   }
 
   requestResponse(request: ResponseRequest): void {
