@@ -120,6 +120,8 @@ export interface Config {
     predialTimeoutMs: number;
     /** Re-dial attempts when the upstream is lost mid-call (0 = apologise and end the stream). */
     redialAttempts: number;
+    /** Hand a call to a fresh provider session this long after each session started (OpenAI's last 60 minutes); 0 = never. */
+    sessionRotateAfterS: number;
   };
   records: {
     /** False (RECORDS=off): no database, no records API, no recordings. */
@@ -315,6 +317,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       noiseReduction: reader.oneOf('NOISE_REDUCTION', NOISE_REDUCTION_TYPES, 'near_field'),
       predialTimeoutMs: reader.integer('PREDIAL_TIMEOUT_MS', 5_000, 100, 60_000),
       redialAttempts: reader.integer('UPSTREAM_REDIAL_ATTEMPTS', 0, 0, 5),
+      sessionRotateAfterS: reader.integer('SESSION_ROTATE_AFTER_S', 3_300, 0, 86_400),
     },
     records: {
       enabled: recordsEnabled,

@@ -99,7 +99,7 @@ async function start(options: { script?: ScriptedResponse[]; env?: Record<string
       TWILIO_FROM_NUMBER: FROM,
       TWILIO_API_URL: rest.url,
       CALLBRIDGE_API_KEY: API_KEY,
-      OUTBOUND_CALLS_PER_SECOND: '100',
+      OUTBOUND_CALLS_PER_SECOND: '1000', // 1 ms between starts: back-to-back requests are never queued by the rate
       ...options.env,
     },
   });
@@ -258,7 +258,7 @@ describe('outbound: calls that never connect, and refusals', () => {
     const first = await postCall({ to: PERSON, agent: 'reminders' });
     expect(first.status).toBe(400);
     expect(first.body).toEqual({ error: { code: 'twilio_rejected', message: expect.stringMatching(/21210/) } });
-    await new Promise((resolve) => setTimeout(resolve, 20)); // past the 10 ms between starts at 100 calls per second
+    await new Promise((resolve) => setTimeout(resolve, 5)); // past the 1 ms between starts at 1000 calls per second
     const second = await postCall({ to: PERSON, agent: 'reminders' });
     expect(second.status).toBe(400); // not 429 (no queue at all): the first refusal gave its slot back
     expect(rest.calls()).toEqual([]);

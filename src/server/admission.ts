@@ -257,6 +257,7 @@ export class CallAdmission {
         greeting: announced.resumeNote ?? (agentDefinition.greeting === null ? null : fillTemplate(agentDefinition.greeting, variables)),
         greetingIsNote: announced.resumeNote !== undefined,
         redialAttempts: config.openai.redialAttempts,
+        rotateSessionAfterMs: config.openai.sessionRotateAfterS === 0 ? null : config.openai.sessionRotateAfterS * 1000,
       },
       clock: this.options.clock,
       logger: callLogger.child({ agent: agentDefinition.name }),
