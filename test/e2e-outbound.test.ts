@@ -7,7 +7,9 @@
  * one turn with end_call, says goodbye, and the call completes. A voicemail: nothing is said over the machine's
  * greeting; the voicemail message starts after the beep and the call ends when it has played.
  */
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openApiDocument } from '../src/records/openapi.js';
 import { agentFromConfig } from '../src/agents/from-config.js';
 import type { AgentDefinition } from '../src/agents/types.js';
 import { HUMAN_NOTE } from '../src/call/answering-machine.js';
@@ -119,6 +121,15 @@ async function progress(id: string): Promise<Record<string, unknown>> {
   return (await response.json()) as Record<string, unknown>;
 }
 
+/** The API's answers against its own OpenAPI document (the contract a client codes against). */
+const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true });
+ajv.addVocabulary(['openapi', 'info', 'security', 'paths', 'components']);
+ajv.addSchema(openApiDocument, 'openapi');
+function violations(schemaName: string, value: unknown): string[] {
+  const validate = ajv.getSchema(`openapi#/components/schemas/${schemaName}`)!;
+  return validate(value) ? [] : (validate.errors ?? []).map((error) => `${error.instancePath} ${error.message}`);
+}
+
 function statusesOf(seen: Seen, callSid: string): string[] {
   return seen.events.flatMap(({ callSid: sid, event }) => (sid === callSid && event.type === 'call_status' ? [event.status] : []));
 }
@@ -132,6 +143,7 @@ describe('outbound: a person answers', () => {
     expect(answer.status).toBe(202);
     const callSid = answer.body['callSid'] as string;
     expect(answer.body).toEqual({ requestId: expect.stringMatching(/^OR[0-9a-f]{32}$/), callSid: expect.stringMatching(/^CA[0-9a-f]{32}$/), status: 'queued' });
+    expect(violations('OutboundCallAccepted', answer.body)).toEqual([]);
 
     const call = await rest.waitForCall(callSid, (c) => c.finished, 20_000);
     expect(call.statusHistory.map((entry) => entry.status)).toEqual(['queued', 'ringing', 'in-progress', 'completed']);
@@ -172,7 +184,9 @@ describe('outbound: a person answers', () => {
     expect(statusesOf(seen, callSid)).toEqual(['queued', 'initiated', 'ringing', 'in-progress', 'completed']);
     expect(seen.events.find(({ event }) => event.type === 'answered_by')?.event).toMatchObject({ answeredBy: 'human', action: 'greet' });
     expect(seen.notConnected).toEqual([]);
-    expect(await progress(callSid)).toMatchObject({ callSid, to: PERSON, agent: 'reminders', status: 'completed', answeredBy: 'human' });
+    const finalProgress = await progress(callSid);
+    expect(finalProgress).toMatchObject({ callSid, to: PERSON, agent: 'reminders', status: 'completed', answeredBy: 'human' });
+    expect(violations('OutboundProgress', finalProgress)).toEqual([]);
   });
 });
 
@@ -272,6 +286,8 @@ describe('outbound: calls that never connect, and refusals', () => {
     expect(first.status).toBe(202);
     expect(second).toEqual({ status: 202, body: { requestId: expect.stringMatching(/^OR/), callSid: null, status: 'waiting' } });
     expect(third).toEqual({ status: 429, body: { error: { code: 'rate_limited', message: 'too many outbound calls waiting (OUTBOUND_MAX_QUEUED=1)' } } });
+    expect(violations('OutboundCallAccepted', second.body)).toEqual([]);
+    expect(violations('Error', third.body)).toEqual([]);
     await waitUntil(() => rest.calls().length === 2, 3_000, 'the waiting call is placed');
     const [a, b] = rest.calls();
     const placed = await progress(second.body['requestId'] as string);

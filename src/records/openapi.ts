@@ -200,14 +200,31 @@ const schemas: Readonly<Record<string, JsonSchema>> = {
     properties: {
       to: { type: 'string', pattern: '^\\+[1-9][0-9]{6,14}$', description: 'The number to call, E.164.' },
       agent: { type: 'string', minLength: 1, description: 'The agent that talks to the callee.' },
-      variables: { type: 'object', additionalProperties: { type: 'string' }, description: "Values for the agent's `{{variables}}`." },
+      variables: {
+        type: 'object',
+        maxProperties: 32,
+        propertyNames: { pattern: '^(?!__)[A-Za-z_][A-Za-z0-9_]{0,63}$' },
+        additionalProperties: { type: 'string', maxLength: 1000 },
+        description: "Values for the agent's `{{custom.NAME}}` variables (instructions, greeting, voicemail message).",
+      },
     },
     required: ['to', 'agent'],
     additionalProperties: false,
   },
-  OutboundCallAccepted: closed('The call was handed to Twilio.', {
-    callSid: { type: 'string', description: "Twilio's Call SID; the record appears under it when the call has ended." },
-    status: { type: 'string', const: 'queued' },
+  OutboundCallAccepted: closed('The call was handed to Twilio, or waits for the rate limit.', {
+    requestId: { type: 'string', pattern: '^OR[0-9a-f]{32}$', description: 'This request; follow it with GET /api/outbound/{id}.' },
+    callSid: nullable('string', "Twilio's Call SID (the record appears under it when the call has ended); null while waiting for the rate limit."),
+    status: { type: 'string', description: '`queued` (at Twilio) or `waiting` (for the rate limit here).' },
+  }),
+  OutboundProgress: closed('An outbound call as it happens.', {
+    requestId: { type: 'string' },
+    callSid: nullable('string'),
+    to: { type: 'string' },
+    agent: { type: 'string' },
+    status: { type: 'string', description: '`waiting`, then Twilio statuses: queued, initiated, ringing, in-progress, completed, busy, no-answer, failed, canceled.' },
+    answeredBy: nullable('string', 'Answering-machine detection: human, machine_start, machine_end_beep, …'),
+    durationS: nullable('integer'),
+    history: { type: 'array', items: closed('A status and when it was reported.', { atEpochMs: integer('ms since the epoch'), status: { type: 'string' } }) },
   }),
 };
 
@@ -242,13 +259,26 @@ export const openApiDocument: OpenApiDocument = {
         requestBody: { required: true, content: json(ref('OutboundCallRequest')) },
         responses: {
           '202': { description: 'The call is queued at Twilio.', content: json(ref('OutboundCallAccepted')) },
-          '400': errorResponse('A malformed body or number', ['bad_request', 'invalid_number']),
+          '400': errorResponse('A malformed body or number, or Twilio refused the call (its code in the message)', ['bad_request', 'invalid_number', 'twilio_rejected']),
           '401': unauthorized,
           '403': errorResponse('This destination may not be called', ['destination_not_allowed']),
           '404': apiOff(['unknown_agent']),
-          '429': errorResponse('Too many calls (rate or concurrency limit)', ['rate_limited', 'too_many_calls']),
+          '429': errorResponse('Too many calls waiting for the rate limit, or the daily spend cap is reached', ['rate_limited', 'spend_cap']),
           '500': internal,
-          '503': errorResponse('Outbound calling is not configured or not available now', ['outbound_unavailable']),
+          '503': errorResponse('Outbound calling is not configured, or this instance is draining', ['outbound_unavailable', 'draining']),
+        },
+      },
+    },
+    '/api/outbound/{id}': {
+      get: {
+        operationId: 'getOutboundProgress',
+        summary: 'An outbound call’s progress, by request id or Call SID (kept 10 minutes after it ended)',
+        tags: ['calls'],
+        parameters: [{ name: 'id', in: 'path', required: true, description: 'The requestId or the callSid.', schema: { type: 'string' } }],
+        responses: {
+          '200': { description: 'The progress.', content: json(ref('OutboundProgress')) },
+          '401': unauthorized,
+          '404': apiOff(['not_found']),
         },
       },
     },
