@@ -141,42 +141,32 @@ async function main(): Promise<void> {
     records?.close();
     await tracing?.shutdown(5_000);
   };
+  /** Runs `shutDown`, then the rest of the shutdown, then exits: 0 when everything went, 1 on an error. */
+  const exitAfter = (shutDown: Promise<void>, what: string): void => {
+    shutDown.then(finish).then(
+      () => {
+        logger.info('stopped');
+        logger.flush();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, `error while ${what}`);
+        logger.flush();
+        process.exit(1);
+      },
+    );
+  };
   const stop = (signal: string): void => {
     signals++;
     if (signals === 1) {
       logger.info({ signal, activeCalls: server.activeCalls, drainTimeoutS: config.server.drainTimeoutS }, 'draining (a second signal stops at once)');
-      server
-        .drain({ timeoutMs: config.server.drainTimeoutS * 1000 })
-        .then(finish)
-        .then(
-          () => {
-            logger.info('stopped');
-            logger.flush();
-            process.exit(0);
-          },
-          (error: unknown) => {
-            logger.error({ err: error }, 'error while draining');
-            logger.flush();
-            process.exit(1);
-          },
-        );
+      exitAfter(server.drain({ timeoutMs: config.server.drainTimeoutS * 1000 }), 'draining');
       return;
     }
     if (signals > 2) process.exit(1);
     logger.warn({ signal, activeCalls: server.activeCalls }, 'second signal: stopping now');
-    const forceExit = setTimeout(() => process.exit(1), 10_000);
-    forceExit.unref();
-    server
-      .close()
-      .then(finish)
-      .then(
-        () => {
-          logger.info('stopped');
-          logger.flush();
-          process.exit(0);
-        },
-        () => process.exit(1),
-      );
+    setTimeout(() => process.exit(1), 10_000).unref();
+    exitAfter(server.close(), 'stopping');
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -4,19 +4,15 @@
  * say goodbye to whoever is left. The process-level behaviour (SIGTERM → exit 0 when the last call ends, a second
  * signal ends at once) is in the second half, against the real entry point.
  */
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DRAIN_GOODBYE_INSTRUCTIONS } from '../src/server/app.js';
 import { placeCall } from '../src/simulator/twilio-caller.js';
 import { BUSY_MESSAGE } from '../src/twilio/twiml.js';
 import { AUTH_TOKEN, postWebhook, PUBLIC_BASE_URL, startBridge, waitUntil, type Bridge } from './helpers/e2e.js';
 import { callerSpeech, heardToneSegments, wholeResponse } from './helpers/e2e-call-flow.js';
-import { listeningPort } from './process.test.js';
+import { listeningPort, runEntry } from './helpers/process-entry.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BUSY_TWIML = new RegExp(`<Say>${BUSY_MESSAGE}</Say><Hangup/>`);
 
 let bridge: Bridge | null = null;
@@ -78,32 +74,13 @@ describe('drain (in process)', () => {
   });
 });
 
-function runEntry(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
-    cwd: root,
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      DOTENV_CONFIG_PATH: '/nonexistent/.env',
-      LOG_LEVEL: 'info',
-      RECORDS: 'off',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      PUBLIC_BASE_URL,
-      TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return { child, output: () => ({ stdout, stderr }) };
+function runDrainEntry(env: Record<string, string>) {
+  return runEntry({ PORT: '0', HOST: '127.0.0.1', PUBLIC_BASE_URL, TWILIO_AUTH_TOKEN: AUTH_TOKEN, ...env });
 }
 
 describe('drain (the process, on signals)', () => {
   it('SIGTERM: ready 503 at once, the live call goes on, exit 0 when it ends; records of it are not cut short', { timeout: 60_000 }, async () => {
-    const { child, output } = runEntry({ DRAIN_TIMEOUT_S: '60' });
+    const { child, output } = runDrainEntry({ DRAIN_TIMEOUT_S: '60' });
     const port = await listeningPort(child, output);
     const baseUrl = `http://127.0.0.1:${port}`;
     const call = await placeCall({ baseUrl, publicBaseUrl: PUBLIC_BASE_URL, authToken: AUTH_TOKEN, audio: { kind: 'silence', durationMs: 4_000 } });
@@ -120,7 +97,7 @@ describe('drain (the process, on signals)', () => {
   });
 
   it('a second signal ends at once: the live call is hung up and the process exits 0', { timeout: 60_000 }, async () => {
-    const { child, output } = runEntry({ DRAIN_TIMEOUT_S: '600' });
+    const { child, output } = runDrainEntry({ DRAIN_TIMEOUT_S: '600' });
     const port = await listeningPort(child, output);
     const call = await placeCall({ baseUrl: `http://127.0.0.1:${port}`, publicBaseUrl: PUBLIC_BASE_URL, authToken: AUTH_TOKEN, audio: { kind: 'silence', durationMs: 60_000 } });
     await new Promise((resolve) => setTimeout(resolve, 500));

@@ -2,44 +2,9 @@
  * The process entry as an operator meets it: bad configuration is one line and a non-zero exit; a good one serves
  * /healthz and stops cleanly on SIGINT.
  */
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-function runEntry(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
-    cwd: root,
-    // DOTENV_CONFIG_PATH keeps a developer's own .env out of the test.
-    // RECORDS off: the process tests are about the entry, not the database (test/records-* cover that).
-    env: { PATH: process.env['PATH'] ?? '', DOTENV_CONFIG_PATH: '/nonexistent/.env', LOG_LEVEL: 'info', RECORDS: 'off', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return { child, output: () => ({ stdout, stderr }) };
-}
-
-/** The port from the "callbridge listening" log line. */
-export function listeningPort(child: ReturnType<typeof spawn>, output: () => { stdout: string; stderr: string }): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listen line: ${JSON.stringify(output())}`)), 20_000);
-    const check = () => {
-      const match = /"port":(\d+)[^\n]*callbridge listening/.exec(output().stdout);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    };
-    child.stdout?.on('data', check);
-    check();
-  });
-}
+import { listeningPort, runEntry } from './helpers/process-entry.js';
 
 describe('process entry', () => {
   it.each([

@@ -26,6 +26,30 @@ export interface CallSummary {
   usage: TokenUsage;
 }
 
+/** A summary with every counter at zero (a call that never connected a stream). */
+export function emptySummary(): CallSummary {
+  return {
+    callSid: '',
+    streamSid: '',
+    durationMs: 0,
+    endReason: '',
+    turns: 0,
+    responses: 0,
+    bargeIns: 0,
+    truncates: 0,
+    framesIn: 0,
+    framesOut: 0,
+    gaps: 0,
+    gapMs: 0,
+    underruns: 0,
+    underrunMs: 0,
+    sequenceErrors: 0,
+    lateDeltasDropped: 0,
+    upstreamFaults: 0,
+    usage: emptyUsage(),
+  };
+}
+
 export function emptyUsage(): TokenUsage {
   return { inputTokens: 0, outputTokens: 0, inputAudioTokens: 0, outputAudioTokens: 0, cachedTokens: 0 };
 }

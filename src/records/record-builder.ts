@@ -6,7 +6,7 @@
  * heard (at a word boundary), or replaced by the provider's own correction (`asHeard`), and marked interrupted.
  */
 import type { CallEvent, HeardShare } from '../call/call-events.js';
-import type { CallSummary } from '../call/call-summary.js';
+import { emptySummary, type CallSummary } from '../call/call-summary.js';
 import type { CallInfo } from '../observers/hub.js';
 import { cutAtWord } from '../voice/transcript-cut.js';
 import { costOf, priceFor, type PriceTable } from './pricing.js';
@@ -44,7 +44,7 @@ export function buildCallRecord(context: RecordContext, events: readonly CallEve
   const durationMs = summary?.durationMs ?? Math.max(0, context.endedAtEpochMs - info.startedAtEpochMs);
   const finalStatus = [...events].reverse().find((event) => event.type === 'call_status')?.status ?? null;
   const priced = context.model === null ? null : priceFor(context.prices, context.model);
-  const { callSid: _callSid, streamSid: _streamSid, endReason, usage: _usage, durationMs: _duration, ...counters } = summary ?? emptyCounters();
+  const { callSid: _callSid, streamSid: _streamSid, endReason, usage: _usage, durationMs: _duration, ...counters } = summary ?? emptySummary();
   return {
     callSid: info.callSid,
     streamSid: info.streamSid === '' ? null : info.streamSid,
@@ -211,27 +211,4 @@ function otherEventsOf(events: readonly CallEvent[], rel: (atMs: number) => numb
     }
   }
   return out.sort((a, b) => a.atMs - b.atMs).map((event, seq) => ({ seq, ...event }));
-}
-
-function emptyCounters(): CallSummary {
-  return {
-    callSid: '',
-    streamSid: '',
-    durationMs: 0,
-    endReason: '',
-    turns: 0,
-    responses: 0,
-    bargeIns: 0,
-    truncates: 0,
-    framesIn: 0,
-    framesOut: 0,
-    gaps: 0,
-    gapMs: 0,
-    underruns: 0,
-    underrunMs: 0,
-    sequenceErrors: 0,
-    lateDeltasDropped: 0,
-    upstreamFaults: 0,
-    usage: { inputTokens: 0, outputTokens: 0, inputAudioTokens: 0, outputAudioTokens: 0, cachedTokens: 0 },
-  };
 }

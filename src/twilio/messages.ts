@@ -6,11 +6,12 @@
  * missing one is MISSING_FIELD, a wrong type or shape INVALID_FIELD. Twilio sends numeric-looking fields as strings
  * ("sequenceNumber":"3"); they are converted to integers here so nothing downstream re-parses them.
  *
- * The media path runs 50 times a second per call: one JSON.parse, hand-written checks, no schema library.
+ * The media path runs 50 times a second per call: a `media` frame in Twilio's exact shape is read by a hand scanner
+ * (fast-media.ts) without `JSON.parse`; anything else gets one JSON.parse and hand-written checks, no schema library.
  */
 import { rawDataToText } from '../net/socket-plumbing.js';
 import type { RawData } from 'ws';
-import { base64ToBytes } from '../audio/pcm.js';
+import { mediaResult, parseTwilioMediaFast } from './fast-media.js';
 
 export const TWILIO_PARSE_ERROR_CODES = [
   'BINARY_FRAME',
@@ -248,15 +249,7 @@ function parseMedia(object: JsonObject, sequenceNumber: number, streamSid: strin
   const payload = stringField(body, 'payload', 'media.payload');
   if (payload.error) return payload.error;
   if (!isStrictBase64(payload.value)) return fail('INVALID_BASE64', 'media.payload is not padded standard base64');
-  return {
-    ok: true,
-    message: {
-      event: 'media',
-      sequenceNumber,
-      streamSid,
-      media: { track: track.value, chunk: chunk.value, timestampMs: timestamp.value, payload: base64ToBytes(payload.value) },
-    },
-  };
+  return mediaResult(sequenceNumber, streamSid, track.value, chunk.value, timestamp.value, payload.value);
 }
 
 function parseMark(object: JsonObject, sequenceNumber: number, streamSid: string): TwilioParseResult {
@@ -294,10 +287,31 @@ function parseStop(object: JsonObject, sequenceNumber: number, streamSid: string
 /**
  * Parses one WebSocket message from Twilio. Never throws.
  *
+ * A `media` frame in exactly Twilio's shape is read by the fast path (fast-media.ts: no `JSON.parse`, same result);
+ * everything else, including every invalid message, goes through `parseTwilioMessageStrict`, so the error codes and
+ * details are the strict parser's alone.
+ *
  * @param data - The message as ws delivers it (`RawData`), or already-decoded text.
  * @param isBinary - ws's flag; Twilio only sends text frames, so a binary frame is BINARY_FRAME.
  */
 export function parseTwilioMessage(data: RawData | string, isBinary: boolean): TwilioParseResult {
+  if (isBinary) return fail('BINARY_FRAME', 'Twilio sends text frames only');
+  let text: string;
+  try {
+    text = rawDataToText(data);
+  } catch {
+    // Decoding can only fail on a frame too big for a string; the strict parser reports that as it always has.
+    return parseTwilioMessageStrict(data, false);
+  }
+  return parseTwilioMediaFast(text) ?? parseTwilioMessageStrict(text, false);
+}
+
+/**
+ * The reference parser: one `JSON.parse`, then hand-written checks of every field. `parseTwilioMessage` gives the same
+ * result for every input (tests compare them on the fixtures and on fuzzed frames); exported for those tests and the
+ * parse benchmark.
+ */
+export function parseTwilioMessageStrict(data: RawData | string, isBinary: boolean): TwilioParseResult {
   if (isBinary) return fail('BINARY_FRAME', 'Twilio sends text frames only');
   let parsed: unknown;
   try {

@@ -6,6 +6,7 @@
  * point at a simulator or Azure, so the socket is plain `ws` (see client.ts).
  */
 import { DETAIL_EXCERPT_CHARS, parseJsonObject } from '../../net/socket-plumbing.js';
+import { parseAudioDeltaFast } from './fast-delta.js';
 import type {
   RealtimeAudioFormats,
   RealtimeClientEvent,
@@ -129,11 +130,25 @@ export type ParseResult =
     };
 
 /**
- * Parses one server text frame. Never throws. Exactly one `JSON.parse` and no deep validation: audio deltas carry
- * tens of kilobytes of base64 many times a second, and the field shapes are the SDK's contract, not ours to re-check.
- * Only the envelope is verified (an object with a known string `type`), so a caller can skip and log anything else.
+ * Parses one server text frame. Never throws. No deep validation: audio deltas carry tens of kilobytes of base64
+ * many times a second, and the field shapes are the SDK's contract, not ours to re-check. Only the envelope is
+ * verified (an object with a known string `type`), so a caller can skip and log anything else.
+ *
+ * A `response.output_audio.delta` in exactly the API's shape is read by the fast path (fast-delta.ts: no `JSON.parse`,
+ * the same object); everything else is `parseServerEventStrict`, which alone produces the error codes.
  */
 export function parseServerEvent(text: string): ParseResult {
+  const delta = parseAudioDeltaFast(text);
+  if (delta !== null) return { ok: true, event: delta };
+  return parseServerEventStrict(text);
+}
+
+/**
+ * The reference parser: exactly one `JSON.parse`, then the envelope check. `parseServerEvent` gives the same result
+ * for every input (tests compare them on simulated sessions and fuzzed frames); exported for those tests and the
+ * parse benchmark.
+ */
+export function parseServerEventStrict(text: string): ParseResult {
   const parsed = parseJsonObject(text);
   if (!parsed.ok) return parsed;
   const { value } = parsed;
