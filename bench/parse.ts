@@ -1,0 +1,149 @@
+/**
+ * Hot-message parse benchmark: ns per message and bytes allocated per message, strict parser (one `JSON.parse` and
+ * checks) versus the fast path, for a recorded Twilio `media` frame (both key orders) and OpenAI
+ * `response.output_audio.delta` events of realistic sizes. Prints figures; asserts nothing (machines are shared).
+ *
+ *   npm run bench:parse            (runs with --expose-gc and a 64 MB young generation, for the allocation figures)
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { bytesToBase64 } from '../src/audio/pcm.js';
+import { parseServerEvent, parseServerEventStrict } from '../src/providers/openai/events.js';
+import { audioDeltaFastHits } from '../src/providers/openai/fast-delta.js';
+import { twilioFastMediaHits } from '../src/twilio/fast-media.js';
+import { parseTwilioMessage, parseTwilioMessageStrict } from '../src/twilio/messages.js';
+
+const ROUNDS = 7;
+const gc = (globalThis as { gc?: () => void }).gc;
+
+/** The wire text of every `media` line of a fixture (the `message` value verbatim). */
+function fixtureMediaTexts(name: string): string[] {
+  const lines = readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8').split('\n');
+  return lines
+    .filter((line) => line.includes('"event":"media"'))
+    .map((line) => line.slice(line.indexOf('"message":') + '"message":'.length, line.lastIndexOf('}')));
+}
+
+function deltaText(bytes: number, order: 'api' | 'simulator', seed: number): string {
+  const audio = new Uint8Array(bytes).map((_, i) => (i * 31 + seed) & 0xff);
+  const fields = { response_id: 'resp_CZ3mY5w2mJr0pZ8m4vTq1', item_id: 'item_CZ3mY6Pq9XwYk2rTnU0aB', output_index: 0, content_index: 0, delta: bytesToBase64(audio) };
+  const eventId = `event_CZ3mY7${seed.toString(36).padStart(6, '0')}`;
+  const event =
+    order === 'api' ? { type: 'response.output_audio.delta', event_id: eventId, ...fields } : { event_id: eventId, type: 'response.output_audio.delta', ...fields };
+  return JSON.stringify(event);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+let sink = 0;
+
+/** Median ns per message over ROUNDS rounds of `iterations` parses cycling through `texts`. */
+function nsPerMessage(texts: string[], parse: (text: string) => { ok: boolean }, iterations: number): number {
+  const rounds: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const start = performance.now();
+    for (let i = 0; i < iterations; i++) if (parse(texts[i % texts.length]!).ok) sink++;
+    rounds.push(((performance.now() - start) * 1e6) / iterations);
+  }
+  return median(rounds);
+}
+
+/**
+ * Bytes allocated per message: V8 heap (objects, strings) and ArrayBuffer memory (decoded audio), measured across a
+ * batch small enough that no scavenge runs inside it (a 64 MB young generation), after a full GC. Median of rounds.
+ */
+function bytesPerMessage(texts: string[], parse: (text: string) => { ok: boolean }, batch: number): { heap: number; buffers: number } | null {
+  if (gc === undefined) return null;
+  const heap: number[] = [];
+  const buffers: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    gc();
+    const before = process.memoryUsage();
+    for (let i = 0; i < batch; i++) if (parse(texts[i % texts.length]!).ok) sink++;
+    const after = process.memoryUsage();
+    heap.push((after.heapUsed - before.heapUsed) / batch);
+    buffers.push((after.arrayBuffers - before.arrayBuffers) / batch);
+  }
+  return { heap: median(heap), buffers: median(buffers) };
+}
+
+interface Case {
+  name: string;
+  texts: string[];
+  strict: (text: string) => { ok: boolean };
+  fast: (text: string) => { ok: boolean };
+  hits: () => number;
+  iterations: number;
+  batch: number;
+}
+
+const fixtureOrder = fixtureMediaTexts('greeting-question.jsonl');
+// Twilio's own key order puts streamSid after media (the fixtures put it before); both are recognised.
+const wireOrder = fixtureOrder.map((text) => {
+  const message = JSON.parse(text) as { event: string; sequenceNumber: string; streamSid: string; media: unknown };
+  return JSON.stringify({ event: message.event, sequenceNumber: message.sequenceNumber, media: message.media, streamSid: message.streamSid });
+});
+const twilioStrict = (text: string) => parseTwilioMessageStrict(text, false);
+const twilioFast = (text: string) => parseTwilioMessage(text, false);
+
+const cases: Case[] = [
+  { name: 'twilio media, fixture key order', texts: fixtureOrder, strict: twilioStrict, fast: twilioFast, hits: twilioFastMediaHits, iterations: 200_000, batch: 5_000 },
+  { name: 'twilio media, wire key order', texts: wireOrder, strict: twilioStrict, fast: twilioFast, hits: twilioFastMediaHits, iterations: 200_000, batch: 5_000 },
+  ...[
+    ['openai delta 20 ms (960 B)', 960, 'api'],
+    ['openai delta 100 ms (4 800 B)', 4_800, 'api'],
+    ['openai delta 100 ms, simulator key order', 4_801, 'simulator'],
+    ['openai delta 500 ms (24 000 B)', 24_000, 'api'],
+  ].map(([name, bytes, order]): Case => {
+    const texts = Array.from({ length: 16 }, (_, seed) => deltaText(bytes as number, order as 'api' | 'simulator', seed));
+    const perMessage = (texts[0]!.length * 2) / 1024;
+    return {
+      name: name as string,
+      texts,
+      strict: parseServerEventStrict,
+      fast: parseServerEvent,
+      hits: audioDeltaFastHits,
+      iterations: Math.max(2_000, Math.round(4_000_000 / perMessage / 10)),
+      batch: Math.max(100, Math.round(16_000 / perMessage)),
+    };
+  }),
+];
+
+console.log(`node ${process.version}; ${ROUNDS} rounds, medians${gc === undefined ? '; run with --expose-gc for allocation figures' : ''}`);
+const rows: string[][] = [['message', 'chars', 'strict ns', 'fast ns', 'speed-up', 'strict heap B', 'fast heap B', 'strict buf B', 'fast buf B']];
+for (const entry of cases) {
+  // Same results first: a benchmark of a fast path that falls back would measure the fallback.
+  for (const text of entry.texts) {
+    if (JSON.stringify(entry.strict(text)) !== JSON.stringify(entry.fast(text))) throw new Error(`${entry.name}: fast and strict disagree`);
+  }
+  const hitsBefore = entry.hits();
+  entry.fast(entry.texts[0]!);
+  if (entry.hits() !== hitsBefore + 1) throw new Error(`${entry.name}: the fast path was not taken`);
+  // Warm up both (JIT), then measure, alternating so neither gets the quieter moment of the machine.
+  nsPerMessage(entry.texts, entry.strict, entry.iterations);
+  nsPerMessage(entry.texts, entry.fast, entry.iterations);
+  const strictNs = nsPerMessage(entry.texts, entry.strict, entry.iterations);
+  const fastNs = nsPerMessage(entry.texts, entry.fast, entry.iterations);
+  const strictBytes = bytesPerMessage(entry.texts, entry.strict, entry.batch);
+  const fastBytes = bytesPerMessage(entry.texts, entry.fast, entry.batch);
+  const chars = Math.round(entry.texts.reduce((sum, text) => sum + text.length, 0) / entry.texts.length);
+  const bytes = (value: number | undefined) => (value === undefined ? 'n/a' : Math.round(value).toLocaleString('en-US'));
+  rows.push([
+    entry.name,
+    chars.toLocaleString('en-US'),
+    Math.round(strictNs).toLocaleString('en-US'),
+    Math.round(fastNs).toLocaleString('en-US'),
+    `${(strictNs / fastNs).toFixed(2)}×`,
+    bytes(strictBytes?.heap),
+    bytes(fastBytes?.heap),
+    bytes(strictBytes?.buffers),
+    bytes(fastBytes?.buffers),
+  ]);
+}
+const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+for (const row of rows) console.log(row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  '));
+console.log('heap B: V8 heap bytes allocated per message (objects, strings); buf B: ArrayBuffer bytes (decoded audio).');
+if (sink < 0) console.log(sink);
