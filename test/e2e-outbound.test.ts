@@ -73,6 +73,9 @@ interface Seen {
   notConnected: string[];
 }
 
+const API_KEY_SID = `SK${'cd'.repeat(16)}`;
+const API_KEY_SECRET = 'twilio-api-key-secret-0123456789';
+
 async function start(options: { script?: ScriptedResponse[]; env?: Record<string, string>; agents?: AgentDefinition[]; fromNumbers?: string[] } = {}): Promise<{ bridge: Bridge; rest: SimulatedTwilioRest; seen: Seen }> {
   let route = (url: string) => url;
   rest = await startSimulatedTwilioRest({
@@ -81,6 +84,7 @@ async function start(options: { script?: ScriptedResponse[]; env?: Record<string
     callees: (to) => callees[to] ?? { kind: 'fail' },
     routeUrl: (url) => route(url),
     timeScale: 0.05,
+    apiKeys: [{ sid: API_KEY_SID, secret: API_KEY_SECRET }],
     ...(options.fromNumbers === undefined ? {} : { fromNumbers: options.fromNumbers }),
   });
   const seen: Seen = { events: [], started: [], ended: [], notConnected: [] };
@@ -265,6 +269,17 @@ describe('outbound: calls that never connect, and refusals', () => {
     const raw = await fetch(`${bridge!.baseUrl}/api/calls`, { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' }, body: '{not json' });
     expect(raw.status).toBe(400);
     expect(rest.calls()).toEqual([]);
+  });
+
+  it('an API key pair works instead of the auth token for the REST API (callbacks are still signed with the token)', async () => {
+    const { rest, seen } = await start({ env: { TWILIO_API_KEY_SID: API_KEY_SID, TWILIO_API_KEY_SECRET: API_KEY_SECRET } });
+    const busy = await postCall({ to: BUSY, agent: 'reminders' });
+    expect(busy.status).toBe(202);
+    const call = await rest.waitForCall(busy.body['callSid'] as string, (c) => c.finished, 10_000);
+    expect(call.status).toBe('busy');
+    await waitUntil(() => seen.notConnected.length === 1, 5_000, 'the call ends');
+    // The secret never reached a log line.
+    expect(bridge!.rawLog()).not.toContain(API_KEY_SECRET);
   });
 
   it('Twilio refusing the call (a caller ID not on the account) is a 400 with its reason, and frees the slot', async () => {
