@@ -1,6 +1,9 @@
 /**
  * The callbridge server alone in its own process, for bench/calls.ts: configured from the environment like the real
  * entry point (loadConfig), driven and measured over the IPC channel. Not meant to be run by hand.
+ * With BENCH_SERVER=relay it runs the reference instead, bench/plain-relay.ts (the official sample's plain mu-law relay,
+ * pointed at OPENAI_REALTIME_URL with OPENAI_API_KEY), measured the same way; only the callbridge server is loaded
+ * otherwise (dynamic imports), so neither process carries the other's code.
  *
  *   node --import tsx [--expose-gc] [--cpu-prof …] bench/bridge-process.ts      (spawned by bench/calls.ts)
  *
@@ -15,9 +18,6 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import type { CallSummary } from '../src/call/call.js';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
-import { startServer } from '../src/server/app.js';
 
 export interface BridgeStats {
   /** performance.timeOrigin + performance.now() when the figures were read (epoch ms, µs resolution). */
@@ -70,21 +70,44 @@ function send(message: ChildMessage): void {
   process.send?.(message);
 }
 
-async function main(): Promise<void> {
-  if (process.send === undefined) {
-    process.stderr.write('bench/bridge-process.ts is started by bench/calls.ts (it needs an IPC channel)\n');
-    process.exit(2);
+/** What is measured: the callbridge server or the plain relay. */
+interface MeasuredServer {
+  readonly port: number;
+  readonly activeCalls: number;
+  close(): Promise<void>;
+}
+
+async function startMeasuredServer(): Promise<MeasuredServer> {
+  if (process.env['BENCH_SERVER'] === 'relay') {
+    const { startPlainRelay } = await import('./plain-relay.js');
+    const realtimeUrl = process.env['OPENAI_REALTIME_URL'];
+    const apiKey = process.env['OPENAI_API_KEY'];
+    if (realtimeUrl === undefined || apiKey === undefined) throw new Error('OPENAI_REALTIME_URL and OPENAI_API_KEY must be set');
+    return startPlainRelay({ host: process.env['HOST'] ?? '127.0.0.1', port: Number(process.env['PORT'] ?? 0), realtimeUrl, apiKey });
   }
+  const [{ loadConfig }, { createLogger }, { startServer }] = await Promise.all([
+    import('../src/config.js'),
+    import('../src/logger.js'),
+    import('../src/server/app.js'),
+  ]);
   const config = loadConfig(process.env);
   const apiKey = config.openai.apiKey;
   if (apiKey === null) throw new Error('OPENAI_API_KEY must be set (the simulated server key)');
   const logger = createLogger({ level: config.logLevel, secrets: [apiKey, config.twilio.authToken] });
-  const server = await startServer({
+  return startServer({
     config,
     logger,
     upstream: { url: config.openai.realtimeUrl, model: config.openai.model, apiKey, authMode: 'bearer' },
     onCallEnded: (summary) => send({ type: 'callEnded', summary }),
   });
+}
+
+async function main(): Promise<void> {
+  if (process.send === undefined) {
+    process.stderr.write('bench/bridge-process.ts is started by bench/calls.ts (it needs an IPC channel)\n');
+    process.exit(2);
+  }
+  const server = await startMeasuredServer();
 
   let peakRss = 0;
   let peakHeapUsed = 0;

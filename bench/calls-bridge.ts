@@ -1,5 +1,6 @@
 /**
- * The parent side of the bridge child process (the child is bench/bridge-process.ts): spawn it alone on core 0 with
+ * The parent side of the bridge child process (the child is bench/bridge-process.ts, which runs the callbridge server,
+ * or in mode `relay` the plain relay of bench/plain-relay.ts): spawn it alone on core 0 with
  * `taskset` when there are 2+ cores, configured for one scenario through its environment, then drive and read it
  * over IPC (baseline, stats, call summaries, CPU profile, shutdown). Children still alive when this process exits or
  * is interrupted are killed, so a failed run never leaves a bridge pinning a core.
@@ -68,7 +69,9 @@ export async function startBridge(mode: Mode, calls: number, simUrl: string, opt
     TWILIO_AUTH_TOKEN: AUTH_TOKEN,
     OPENAI_API_KEY: OPENAI_KEY,
     OPENAI_REALTIME_URL: simUrl,
-    OPENAI_AUDIO_FORMAT: mode,
+    // The relay is mu-law both ways by construction; the variable only matters to the bridge.
+    OPENAI_AUDIO_FORMAT: mode === 'relay' ? 'pcmu' : mode,
+    BENCH_SERVER: mode === 'relay' ? 'relay' : 'bridge',
     AGENT_GREETING: '',
     LOG_LEVEL: 'warn',
     MAX_CONCURRENT_CALLS: String(calls + 20),

@@ -2,12 +2,23 @@
  * Command-line options of the calls benchmark (see bench/calls.ts for what they do).
  */
 
-export type Mode = 'pcm' | 'pcmu';
+/**
+ * `pcm`: the bridge, 24 kHz PCM16 upstream (transcoded per call); `pcmu`: the bridge, mu-law pass-through;
+ * `relay`: the reference, bench/plain-relay.ts (the official sample's plain mu-law relay).
+ */
+export type Mode = 'pcm' | 'pcmu' | 'relay';
+export const MODES: readonly Mode[] = ['relay', 'pcmu', 'pcm'];
 
 export interface Options {
-  calls: number;
+  /** Each N is run in every mode (N ascending, modes in the order given), so ratios compare runs of one sitting. */
+  calls: number[];
   seconds: number;
   modes: Mode[];
+  /**
+   * Rounds per N: every mode K times, the order reversed every other round (relay, pcmu, pcm, then pcm, pcmu, relay…)
+   * so that a slow drift of the machine weighs on every mode alike; the ratios are the medians over the rounds.
+   */
+  rounds: number;
   search: boolean;
   searchSeconds: number;
   budgetS: number;
@@ -22,9 +33,10 @@ export interface Options {
 
 export function parseOptions(argv: readonly string[]): Options {
   const options: Options = {
-    calls: 50,
+    calls: [50],
     seconds: 20,
-    modes: ['pcm', 'pcmu'],
+    modes: [...MODES],
+    rounds: 1,
     search: false,
     searchSeconds: 10,
     budgetS: 600,
@@ -47,18 +59,25 @@ export function parseOptions(argv: readonly string[]): Options {
     const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     const value = (): string | undefined => inline ?? argv[++index];
     switch (flag) {
-      case '--calls':
-        options.calls = Math.round(number(flag, value(), 1, 2_000));
+      case '--calls': {
+        const list = (value() ?? '').split(',');
+        options.calls = [...new Set(list.map((calls) => Math.round(number(flag, calls.trim(), 1, 2_000))))].sort((a, b) => a - b);
         break;
+      }
       case '--seconds':
         options.seconds = number(flag, value(), 2, 600);
         break;
       case '--modes': {
         const modes = (value() ?? '').split(',').map((mode) => mode.trim());
-        if (modes.length === 0 || modes.some((mode) => mode !== 'pcm' && mode !== 'pcmu')) throw new Error('--modes takes pcm, pcmu or pcm,pcmu');
+        if (modes.length === 0 || modes.some((mode) => !MODES.includes(mode as Mode)) || new Set(modes).size !== modes.length) {
+          throw new Error('--modes takes a comma-separated list of relay, pcmu, pcm (default relay,pcmu,pcm)');
+        }
         options.modes = modes as Mode[];
         break;
       }
+      case '--rounds':
+        options.rounds = Math.round(number(flag, value(), 1, 20));
+        break;
       case '--search':
         options.search = true;
         break;
@@ -90,7 +109,7 @@ export function parseOptions(argv: readonly string[]): Options {
       case '--help':
       case '-h':
         process.stdout.write(
-          'usage: npx tsx bench/calls.ts [--calls N] [--seconds S] [--modes pcm,pcmu] [--search] [--search-seconds S] [--budget S]\n' +
+          'usage: npx tsx bench/calls.ts [--calls N[,N…]] [--seconds S] [--modes relay,pcmu,pcm] [--rounds K] [--search] [--search-seconds S] [--budget S]\n' +
             '                               [--ramp-ms MS] [--warmup-ms MS] [--speed-factor F] [--no-pin] [--profile DIR] [--semi-space-mb N]\n',
         );
         process.exit(0);

@@ -3,6 +3,7 @@
  * `ScenarioResult` (what each figure means: bench/calls.ts), the side-by-side table, the targets, and the one-line
  * JSON summary that scripts read. Only figures over the steady window count; whole-call totals are labelled so.
  */
+import { loadavg } from 'node:os';
 import type { IntervalHistogram } from 'node:perf_hooks';
 import type { CallSummary } from '../src/call/call.js';
 import type { CallResult, SimulatedCall } from '../src/simulator/twilio-caller.js';
@@ -52,6 +53,10 @@ function lowerBound(sorted: readonly number[], value: number): number {
 export interface ScenarioResult {
   mode: Mode;
   calls: number;
+  /** Which round of --rounds (1-based; set by the caller). */
+  round: number;
+  /** The host's 1-minute load average at the end of the window (2 cores here: above ~2, other work competed). */
+  hostLoadAverage: number;
   connected: number;
   failedSetups: number;
   setupErrors: string[];
@@ -73,18 +78,21 @@ export interface ScenarioResult {
   heapPerCallKiB: number;
   addedLatencyMs: Distribution & { unmatched: number };
   callerAudioLatencyMs: Distribution & { negative: number };
+  /** Caller media frames never appended upstream, whole calls (sent − appended: the frames before the upstream opened). */
+  callerFramesDropped: number;
   responsesInWindow: number;
   underrunsInWindow: number;
   underrunsTotal: number;
   underrunMsTotal: number;
-  serverUnderruns: number;
-  sequenceErrors: number;
-  gaps: number;
-  bargeIns: number;
-  lateDeltasDropped: number;
-  upstreamFaults: number;
-  framesIn: number;
-  framesOut: number;
+  /** From the bridge's call summaries: null in mode `relay` (the plain relay keeps no such figures). */
+  serverUnderruns: number | null;
+  sequenceErrors: number | null;
+  gaps: number | null;
+  bargeIns: number | null;
+  lateDeltasDropped: number | null;
+  upstreamFaults: number | null;
+  framesIn: number | null;
+  framesOut: number | null;
   summaries: number;
   serverLoopDelayP99Ms: number;
   serverLoopDelayMaxMs: number;
@@ -161,6 +169,7 @@ export function scenarioResult(measurements: ScenarioMeasurements): ScenarioResu
   let responsesInWindow = 0;
   const callerAudio: number[] = [];
   let negative = 0;
+  let callerFramesDropped = 0;
   let underrunsInWindow = 0;
   let underrunsTotal = 0;
   let underrunMsTotal = 0;
@@ -184,10 +193,21 @@ export function scenarioResult(measurements: ScenarioMeasurements): ScenarioResu
     }
 
     // Caller audio: media frame k sent → append k received, for frames sent after session.updated, in the window.
+    // A server that drops the frames arriving before its upstream socket is open (the plain relay, as the sample does)
+    // appends fewer than were sent: those are the first ones (every frame after is forwarded in order, the last ones
+    // before the close frame), so the match skips them. The bridge forwards every frame (none skipped).
     const readyAt = times.readyAt ?? Infinity;
-    let frame = 0;
+    let mediaSent = 0;
+    for (const message of sent) if (message.message.event === 'media') mediaSent++;
+    const skipped = Math.max(0, mediaSent - times.appendAt.length);
+    callerFramesDropped += skipped;
+    let frame = -skipped;
     for (const message of sent) {
       if (message.message.event !== 'media') continue;
+      if (frame < 0) {
+        frame++;
+        continue;
+      }
       const sentAt = origin + message.atMs;
       const appendAt = times.appendAt[frame++];
       if (appendAt === undefined) break;
@@ -206,7 +226,8 @@ export function scenarioResult(measurements: ScenarioMeasurements): ScenarioResu
       }
     }
   });
-  const sum = (pick: (summary: CallSummary) => number): number => summaries.reduce((total, summary) => total + pick(summary), 0);
+  const sum = (pick: (summary: CallSummary) => number): number | null =>
+    mode === 'relay' ? null : summaries.reduce((total, summary) => total + pick(summary), 0);
   const windowS = (s1.atEpochMs - s0.atEpochMs) / 1_000;
   const cpuMs = (s1.cpuUserUs + s1.cpuSystemUs - s0.cpuUserUs - s0.cpuSystemUs) / 1_000;
   const connected = placed.length;
@@ -215,6 +236,8 @@ export function scenarioResult(measurements: ScenarioMeasurements): ScenarioResu
   const result: ScenarioResult = {
     mode,
     calls,
+    round: 1,
+    hostLoadAverage: round1(loadavg()[0] ?? 0),
     connected,
     failedSetups: calls - connected,
     setupErrors: setupErrors.slice(0, 5),
@@ -232,6 +255,7 @@ export function scenarioResult(measurements: ScenarioMeasurements): ScenarioResu
     heapPerCallKiB: round1((s1.peakHeapUsedBytes - before.heapUsedBytes) / Math.max(1, connected) / 1024),
     addedLatencyMs: { ...addedDistribution, unmatched },
     callerAudioLatencyMs: { ...distribution(callerAudio), negative },
+    callerFramesDropped,
     responsesInWindow,
     underrunsInWindow,
     underrunsTotal,
@@ -261,7 +285,7 @@ export function scenarioResult(measurements: ScenarioMeasurements): ScenarioResu
     clean:
       connected === calls &&
       underrunsInWindow === 0 &&
-      sequenceErrors === 0 &&
+      (sequenceErrors ?? 0) === 0 &&
       unmatched === 0 &&
       addedDistribution.p99 !== null &&
       addedDistribution.p99 < ADDED_LATENCY_LIMIT_MS,
@@ -271,6 +295,11 @@ export function scenarioResult(measurements: ScenarioMeasurements): ScenarioResu
 
 function fmt(value: number | null, digits = 2): string {
   return value === null ? '—' : value.toFixed(digits);
+}
+
+/** A count, or — when the figure does not exist for this mode. */
+function count(value: number | null): string {
+  return value === null ? '—' : String(value);
 }
 
 export function printTable(title: string, results: readonly ScenarioResult[]): void {
@@ -289,18 +318,21 @@ export function printTable(title: string, results: readonly ScenarioResult[]): v
     ['added latency max, ms (n)', (r) => `${fmt(r.addedLatencyMs.max, 3)} (${r.addedLatencyMs.count}${r.addedLatencyMs.unmatched > 0 ? `, ${r.addedLatencyMs.unmatched} unmatched` : ''})`],
     ['caller audio p50 / p99, ms', (r) => `${fmt(r.callerAudioLatencyMs.p50, 3)} / ${fmt(r.callerAudioLatencyMs.p99, 3)}`],
     ['caller audio max, ms (n)', (r) => `${fmt(r.callerAudioLatencyMs.max, 3)} (${r.callerAudioLatencyMs.count}${r.callerAudioLatencyMs.negative > 0 ? `, ${r.callerAudioLatencyMs.negative} negative!` : ''})`],
+    ['caller frames never forwarded (whole calls)', (r) => String(r.callerFramesDropped)],
     ['underruns heard (window / whole calls)', (r) => `${r.underrunsInWindow} / ${r.underrunsTotal}`],
-    ['server underruns, sequence errors', (r) => `${r.serverUnderruns}, ${r.sequenceErrors}`],
-    ['gaps, barge-ins, late deltas, faults', (r) => `${r.gaps}, ${r.bargeIns}, ${r.lateDeltasDropped}, ${r.upstreamFaults}`],
-    ['frames in / out (whole calls)', (r) => `${r.framesIn} / ${r.framesOut}`],
+    ['server underruns, sequence errors', (r) => `${count(r.serverUnderruns)}, ${count(r.sequenceErrors)}`],
+    ['gaps, barge-ins, late deltas, faults', (r) => [r.gaps, r.bargeIns, r.lateDeltasDropped, r.upstreamFaults].map(count).join(', ')],
+    ['frames in / out (whole calls)', (r) => `${count(r.framesIn)} / ${count(r.framesOut)}`],
     ['server loop delay p99 / max, ms', (r) => `${fmt(r.serverLoopDelayP99Ms, 2)} / ${fmt(r.serverLoopDelayMaxMs, 2)}`],
     ['server GC count / total ms / max ms', (r) => `${r.serverGcCount} / ${fmt(r.serverGcTotalMs, 1)} / ${fmt(r.serverGcMaxMs, 1)}`],
     ['server preemptions (other processes)', (r) => String(r.serverPreemptions)],
+    ['host load average, 1 min', (r) => fmt(r.hostLoadAverage, 1)],
     ['generator CPU %, loop delay p99 / max ms', (r) => `${fmt(r.generatorCpuPercent, 1)}, ${fmt(r.generatorLoopDelayP99Ms, 2)} / ${fmt(r.generatorLoopDelayMaxMs, 1)}`],
     ['generator GC total / max pause, ms', (r) => `${fmt(r.generatorGcTotalMs, 1)} / ${fmt(r.generatorGcMaxMs, 1)}`],
     ['clean', (r) => (r.clean ? 'yes' : 'NO')],
   ];
-  const headers = results.map((r) => `${r.mode} × ${r.calls}`);
+  const rounds = results.some((r) => r.round > 1);
+  const headers = results.map((r) => `${r.mode} × ${r.calls}${rounds ? ` #${r.round}` : ''}`);
   const labelWidth = Math.max(...rows.map(([label]) => label.length));
   const cells = rows.map(([, pick]) => results.map(pick));
   const widths = headers.map((header, column) => Math.max(header.length, ...cells.map((row) => row[column]!.length)));
@@ -310,12 +342,135 @@ export function printTable(title: string, results: readonly ScenarioResult[]): v
   rows.forEach(([label], index) => console.log(line(label, cells[index]!)));
 }
 
+/** Server CPU per call-second as a multiple of the plain relay's, same N, same run: the bridge's targets (at 200 calls). */
+export const RELAY_CPU_TARGETS = { pcmu: 0.8, pcm: 1.3 } as const;
+/** The N the relay targets are stated for; at other N the ratios print for scale. */
+export const RELAY_TARGET_CALLS = 200;
+
+type BridgeMode = keyof typeof RELAY_CPU_TARGETS;
+const BRIDGE_MODES: readonly BridgeMode[] = ['pcmu', 'pcm'];
+
+/** One N of one run against the plain relay: each mode's figure, and each bridge mode's ratio to the relay's. */
+export interface RelayComparison {
+  calls: number;
+  rounds: number;
+  /** Per mode, the median over the rounds (the figure itself with one round). */
+  cpuMsPerCallSecond: Partial<Record<Mode, number>>;
+  rssPerCallKiB: Partial<Record<Mode, number>>;
+  /** Bridge mode ÷ relay: the median over the rounds of each round's ratio; null when either was not run at this N. */
+  cpuRatio: Record<BridgeMode, number | null>;
+  rssRatio: Record<BridgeMode, number | null>;
+  /** Each round's ratio, in round order. */
+  cpuRatioByRound: Record<BridgeMode, number[]>;
+  rssRatioByRound: Record<BridgeMode, number[]>;
+  cpuTargets: typeof RELAY_CPU_TARGETS;
+  /** Whether each CPU ratio is within its target (null: no ratio). */
+  cpuMet: Record<BridgeMode, boolean | null>;
+}
+
+function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return round3(sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2);
+}
+
+/** Groups results by N (in order of appearance) and compares each bridge mode with the relay of the same N and round. */
+export function relayComparisons(results: readonly ScenarioResult[]): RelayComparison[] {
+  const byCalls = new Map<number, ScenarioResult[]>();
+  for (const result of results) byCalls.set(result.calls, [...(byCalls.get(result.calls) ?? []), result]);
+  const comparisons: RelayComparison[] = [];
+  for (const [calls, group] of byCalls) {
+    const of = (mode: Mode): ScenarioResult[] => group.filter((result) => result.mode === mode).sort((a, b) => a.round - b.round);
+    const relays = of('relay');
+    if (relays.length === 0) continue;
+    const cpu: Partial<Record<Mode, number>> = {};
+    const rss: Partial<Record<Mode, number>> = {};
+    for (const mode of ['relay', ...BRIDGE_MODES] as Mode[]) {
+      const runs = of(mode);
+      const cpuMedian = median(runs.map((run) => run.cpuMsPerCallSecond));
+      const rssMedian = median(runs.map((run) => run.rssPerCallKiB));
+      if (cpuMedian !== null) cpu[mode] = cpuMedian;
+      if (rssMedian !== null) rss[mode] = rssMedian;
+    }
+    const byRound = (mode: BridgeMode, pick: (result: ScenarioResult) => number): number[] =>
+      of(mode).flatMap((run) => {
+        const relay = relays.find((candidate) => candidate.round === run.round);
+        const value = relay === undefined || pick(relay) <= 0 ? null : round3(pick(run) / pick(relay));
+        return value === null ? [] : [value];
+      });
+    const cpuRatioByRound = { pcmu: byRound('pcmu', (r) => r.cpuMsPerCallSecond), pcm: byRound('pcm', (r) => r.cpuMsPerCallSecond) };
+    const rssRatioByRound = { pcmu: byRound('pcmu', (r) => r.rssPerCallKiB), pcm: byRound('pcm', (r) => r.rssPerCallKiB) };
+    const cpuRatio = { pcmu: median(cpuRatioByRound.pcmu), pcm: median(cpuRatioByRound.pcm) };
+    comparisons.push({
+      calls,
+      rounds: relays.length,
+      cpuMsPerCallSecond: cpu,
+      rssPerCallKiB: rss,
+      cpuRatio,
+      rssRatio: { pcmu: median(rssRatioByRound.pcmu), pcm: median(rssRatioByRound.pcm) },
+      cpuRatioByRound,
+      rssRatioByRound,
+      cpuTargets: RELAY_CPU_TARGETS,
+      cpuMet: {
+        pcmu: cpuRatio.pcmu === null ? null : cpuRatio.pcmu <= RELAY_CPU_TARGETS.pcmu,
+        pcm: cpuRatio.pcm === null ? null : cpuRatio.pcm <= RELAY_CPU_TARGETS.pcm,
+      },
+    });
+  }
+  return comparisons;
+}
+
+/** The bridge against the plain relay, one column per N: each mode's CPU and RSS per call, and the ratios. */
+export function printRatios(results: readonly ScenarioResult[]): void {
+  const comparisons = relayComparisons(results);
+  if (comparisons.length === 0) return;
+  const present = (mode: Mode): boolean => comparisons.some((comparison) => comparison.cpuMsPerCallSecond[mode] !== undefined);
+  const modes = (['relay', ...BRIDGE_MODES] as Mode[]).filter(present);
+  const bridgeModes = BRIDGE_MODES.filter(present);
+  const rounds = Math.max(...comparisons.map((comparison) => comparison.rounds));
+  const verdict = (met: boolean | null): string => (met === null ? '' : met ? ' met' : ' MISSED');
+  const each = (values: readonly number[]): string => (rounds > 1 && values.length > 0 ? ` [${values.map((value) => value.toFixed(2)).join(' ')}]` : '');
+  type Row = [string, (comparison: RelayComparison) => string];
+  const rows: Row[] = [
+    ...modes.map((mode): Row => [`${mode} server CPU, ms per call-second`, (c) => fmt(c.cpuMsPerCallSecond[mode] ?? null, 3)]),
+    ...bridgeModes.map((mode): Row => [
+      `${mode}/relay CPU (target ≤ ${RELAY_CPU_TARGETS[mode]})`,
+      (c) => `${fmt(c.cpuRatio[mode], 2)}${verdict(c.cpuMet[mode])}${each(c.cpuRatioByRound[mode])}`,
+    ]),
+    ...modes.map((mode): Row => [`${mode} peak RSS per call, KiB`, (c) => fmt(c.rssPerCallKiB[mode] ?? null, 1)]),
+    ...bridgeModes.map((mode): Row => [`${mode}/relay peak RSS per call`, (c) => `${fmt(c.rssRatio[mode], 2)}${each(c.rssRatioByRound[mode])}`]),
+  ];
+  const headers = comparisons.map((comparison) => `× ${comparison.calls}`);
+  const labelWidth = Math.max(...rows.map(([label]) => label.length));
+  const cells = rows.map(([, pick]) => comparisons.map(pick));
+  const widths = headers.map((header, column) => Math.max(header.length, ...cells.map((row) => row[column]!.length)));
+  const line = (label: string, values: readonly string[]): string => `  ${label.padEnd(labelWidth)}  ${values.map((value, column) => value.padStart(widths[column]!)).join('  ')}`;
+  console.log(`\nAgainst the plain relay (bench/plain-relay.ts), same run: ratio = bridge mode ÷ relay at the same N; targets are for N = ${RELAY_TARGET_CALLS}`);
+  if (rounds > 1) console.log(`  (${rounds} rounds: figures are medians over the rounds, ratios the median of each round's ratio [each round's])`);
+  console.log(line('', headers));
+  rows.forEach(([label], index) => console.log(line(label, cells[index]!)));
+}
+
 export function describeTargets(results: readonly ScenarioResult[]): void {
   const notes: string[] = [];
   for (const r of results) {
-    const target = r.mode === 'pcm' ? 4.5 : 2.5;
-    notes.push(`${r.mode} × ${r.calls}: CPU ${fmt(r.cpuMsPerCallSecond, 2)} ms/call-s (target ≤ ${target}) ${r.cpuMsPerCallSecond <= target ? 'met' : 'MISSED'}`);
+    if (r.mode !== 'relay') {
+      const target = r.mode === 'pcm' ? 4.5 : 2.5;
+      notes.push(`${r.mode} × ${r.calls}: CPU ${fmt(r.cpuMsPerCallSecond, 2)} ms/call-s (absolute target ≤ ${target}) ${r.cpuMsPerCallSecond <= target ? 'met' : 'MISSED'}`);
+    }
+    if (r.callerAudioLatencyMs.count === 0 || r.responsesInWindow === 0) {
+      notes.push(`${r.mode} × ${r.calls}${r.round > 1 ? ` #${r.round}` : ''}: INVALID: no caller audio or no answer crossed the server in the window`);
+    }
     if (r.generatorCpuPercent > 85) notes.push(`${r.mode} × ${r.calls}: the load generator used ${fmt(r.generatorCpuPercent, 0)}% of its core: latencies include its own queueing`);
+  }
+  for (const comparison of relayComparisons(results)) {
+    const scale = comparison.calls === RELAY_TARGET_CALLS ? '' : ` (targets are for ${RELAY_TARGET_CALLS} calls; for scale only)`;
+    for (const mode of BRIDGE_MODES) {
+      const value = comparison.cpuRatio[mode];
+      if (value === null) continue;
+      notes.push(`${mode} × ${comparison.calls}: CPU ${fmt(value, 2)}× the plain relay (target ≤ ${RELAY_CPU_TARGETS[mode]}×) ${comparison.cpuMet[mode] === true ? 'met' : 'MISSED'}${scale}`);
+    }
   }
   console.log('');
   for (const note of notes) console.log(`  ${note}`);
@@ -342,7 +497,9 @@ export function printJsonLine(
       cores: run.cores,
       pinned: run.pinned,
       options: { calls: options.calls, seconds: options.seconds, modes: options.modes, speedFactor: options.speedFactor, rampMs: options.rampMs, warmupMs: options.warmupMs },
+      relay: relayComparisons(results),
       results,
+      searchRelay: options.search ? relayComparisons(Object.values(search).flatMap((entry) => entry.steps)) : null,
       search: options.search ? Object.fromEntries(Object.entries(search).map(([mode, entry]) => [mode, { largestClean: entry.largestClean, firstUnclean: entry.firstUnclean, stoppedBy: entry.stoppedBy, steps: entry.steps }])) : null,
     }),
   );

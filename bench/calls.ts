@@ -1,18 +1,24 @@
 /**
  * Concurrent-calls benchmark: N simulated Twilio callers through the REAL callbridge server to the simulated
- * Realtime server, in both audio modes (`pcm`: 24 kHz PCM16 upstream, transcoded per call; `pcmu`: mu-law pass-through).
- * Prints figures; asserts nothing (machines here are shared and noisy).
+ * Realtime server, in both audio modes (`pcm`: 24 kHz PCM16 upstream, transcoded per call; `pcmu`: mu-law pass-through),
+ * and through the reference, a plain relay (`relay`: bench/plain-relay.ts, the official Twilio + OpenAI Node sample's
+ * mu-law relay with no transcoding, pacing or checks), in the same run, so that the bridge's CPU and memory per call
+ * print as ratios to the relay's (targets at 200 calls: pcmu ≤ 0.8×, pcm ≤ 1.3× the relay's CPU per call-second).
+ * Prints figures; asserts nothing (machines here are shared and noisy: compare ratios within one run).
  *
- *   npx tsx bench/calls.ts --calls 50 --seconds 20            (npm run bench:calls -- --calls 50 --seconds 20)
+ *   npx tsx bench/calls.ts                                    (npm run bench:calls: 50 calls, 20 s, relay, pcmu, pcm)
+ *   npx tsx bench/calls.ts --calls 200 --seconds 30           (the targets' measurement; --calls 50,200 runs both)
+ *   npx tsx bench/calls.ts --calls 200 --seconds 30 --rounds 3 (each mode 3 times, interleaved; median ratios)
  *   npx tsx bench/calls.ts --calls 100 --seconds 30 --search  (then step N up per mode until the first unclean N)
  *
- * Options: --calls N (50)  --seconds S (20)  --modes pcm,pcmu  --search  --search-seconds S (10)  --budget S (600)
+ * Options: --calls N[,N…] (50)  --seconds S (20)  --modes relay,pcmu,pcm (all three; each N runs every mode in this
+ *          order)  --rounds K (1)  --search  --search-seconds S (10)  --budget S (600)
  *          --ramp-ms (1000)  --warmup-ms (2500)  --speed-factor (4)  --no-pin  --profile DIR (CPU profile of the bridge's
  *          main thread over the steady window, DIR/bridge-<mode>-<N>.cpuprofile; summarise with bench/profile-top.ts;
  *          the profiler's own cost inflates the CPU figures of that run)
  *
- * Layout: the bridge runs alone in a child process (bench/bridge-process.ts, `taskset -c 0` when there are 2+ cores,
- * LOG_LEVEL=warn) and answers stats requests over IPC; this process runs the callers and the simulated Realtime server
+ * Layout: the bridge (or the relay) runs alone in a child process (bench/bridge-process.ts, `taskset -c 0` when there
+ * are 2+ cores, LOG_LEVEL=warn) and answers stats requests over IPC; this process runs the callers and the simulated Realtime server
  * (pinned to core 1). Every call loops fixtures/greeting-question.jsonl (1 s silence, a 3 s question, 6 s of silence
  * for the answer: a 10 s turn cycle), started at a phase spread over the cycle so turns do not all coincide. No
  * greeting (AGENT_GREETING=''): every response answers a caller turn. The agent replies with the bundled speech
@@ -26,7 +32,11 @@
  *     media frame after it reaching the caller (later deltas are queued behind paced playback by design);
  *   - caller-audio latency: a media frame sent by the caller → the matching `input_audio_buffer.append` at the
  *     simulated server (matched by order per call; only frames sent after `session.updated`);
- *   - underruns as heard by the callers' playback emulators, sequence errors from the server's call summaries.
+ *   - underruns as heard by the callers' playback emulators, sequence errors from the server's call summaries (the
+ *     relay keeps none: —). The relay sends a mark after every delta, and running dry right after a mark is not an
+ *     underrun to the emulator, so the relay's underrun count is 0 by construction (and it forwards 4× real time);
+ *   - caller frames never forwarded: the relay drops the frames that arrive before its upstream socket is open;
+ *   - against the relay: per N, each mode's CPU per call-second and peak RSS per call, and pcmu/relay, pcm/relay.
  * Times are `performance.timeOrigin + performance.now()` (epoch ms, µs resolution, comparable across processes).
  *
  * Modules: calls-options (arguments), calls-bridge (the bridge child, parent side), calls-scenario (the load: callers
@@ -36,7 +46,7 @@
 import { pinSelf } from './calls-bridge.js';
 import { CORES } from './calls-common.js';
 import { parseOptions } from './calls-options.js';
-import { describeTargets, printJsonLine, printTable, type ScenarioResult, type SearchOutcome } from './calls-report.js';
+import { describeTargets, printJsonLine, printRatios, printTable, type ScenarioResult, type SearchOutcome } from './calls-report.js';
 import { CYCLE_MS, runScenario } from './calls-scenario.js';
 
 const SEARCH_STEPS = [25, 50, 100, 150, 200, 250, 300, 400, 500, 600, 800, 1_000];
@@ -47,7 +57,7 @@ async function main(): Promise<void> {
   const cores = CORES;
   const pinned = options.pin && cores >= 2 && pinSelf(1);
   console.log(
-    `callbridge calls benchmark: ${options.calls} calls, ${options.seconds} s steady window, modes ${options.modes.join(', ')}; ` +
+    `callbridge calls benchmark: ${options.calls.join(', ')} calls, ${options.seconds} s steady window, modes ${options.modes.join(', ')}; ` +
       `${cores} cores, ${pinned ? 'bridge on core 0, callers + simulated Realtime on core 1' : 'not pinned'}; node ${process.version}`,
   );
   console.log(
@@ -55,11 +65,25 @@ async function main(): Promise<void> {
   );
 
   const results: ScenarioResult[] = [];
-  for (const mode of options.modes) {
-    process.stderr.write(`  running ${mode} × ${options.calls} for ${options.seconds} s…\n`);
-    results.push(await runScenario(mode, options.calls, options.seconds, options));
+  for (const calls of options.calls) {
+    for (let round = 1; round <= options.rounds; round++) {
+      const order = round % 2 === 1 ? options.modes : [...options.modes].reverse();
+      for (const mode of order) {
+        const label = options.rounds > 1 ? ` (round ${round} of ${options.rounds})` : '';
+        process.stderr.write(`  running ${mode} × ${calls} for ${options.seconds} s${label}…\n`);
+        const result = await runScenario(mode, calls, options.seconds, options);
+        result.round = round;
+        results.push(result);
+      }
+    }
   }
-  printTable('Results', results);
+  for (const calls of options.calls) {
+    const ofN = results.filter((result) => result.calls === calls);
+    // Columns by mode, then round.
+    ofN.sort((a, b) => options.modes.indexOf(a.mode) - options.modes.indexOf(b.mode) || a.round - b.round);
+    printTable(options.calls.length > 1 ? `Results, ${calls} calls` : 'Results', ofN);
+  }
+  printRatios(results);
   describeTargets(results);
 
   const search: Record<string, SearchOutcome> = {};
@@ -87,6 +111,7 @@ async function main(): Promise<void> {
       printTable(`Search (${mode})`, entry.steps);
       console.log(`  largest clean N (${mode}): ${entry.largestClean ?? 'none'} (${entry.stoppedBy})`);
     }
+    printRatios(Object.values(search).flatMap((entry) => entry.steps));
   }
 
   printJsonLine(options, { cores, pinned }, results, search);

@@ -178,6 +178,8 @@ export interface Config {
     markIntervalMs: number;
     /** Pass caller key presses to the agent as a user message. */
     forwardDtmf: boolean;
+    /** Hold the start of each answer until this much audio is in hand (a real-time provider never leaves a gap); 0 = off. */
+    jitterCushionMs: number;
   };
 }
 
@@ -351,6 +353,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       playbackLeadMs: reader.integer('PLAYBACK_LEAD_MS', 200, 40, 5_000),
       markIntervalMs: reader.integer('MARK_INTERVAL_MS', 100, 20, 2_000),
       forwardDtmf: reader.boolean('FORWARD_DTMF', true),
+      jitterCushionMs: reader.integer('JITTER_CUSHION_MS', 60, 0, 500),
     },
   };
   return deepFreeze(config);

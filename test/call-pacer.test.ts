@@ -111,6 +111,39 @@ describe('Pacer', () => {
     expect(frames()).toHaveLength(10);
   });
 
+  it('asks its gate (the jitter cushion) once the lead allows a frame, wakes when the gate names, and re-asks on a kick', () => {
+    const clock = new ManualClock(1_000);
+    const queue = new OutQueue({ markIntervalMs: 100 });
+    const sent: string[] = [];
+    const asked: string[] = [];
+    let holdUntilMs = 1_060;
+    const pacer = new Pacer({
+      clock,
+      leadMs: 200,
+      source: queue,
+      sink: { sendFrame: (frame) => (sent.push(`${frame.itemOffsetMs}@${clock.now()}`), true), sendMark: () => {} },
+      gate: {
+        releaseAtMs: (frame, nowMs) => {
+          asked.push(`${frame.itemOffsetMs}@${nowMs}`);
+          return frame.itemOffsetMs === 0 ? holdUntilMs : nowMs;
+        },
+      },
+    });
+    queue.push('r1', 'A', new Uint8Array(160 * 3));
+    pacer.kick();
+    expect(sent).toEqual([]);
+    expect(pacer.nextWakeAtMs).toBe(1_060);
+    clock.advance(20);
+    holdUntilMs = 1_020; // released early (e.g. the provider proved ahead): a kick sends at once
+    pacer.kick();
+    expect(sent).toEqual(['0@1020', '20@1020', '40@1020']);
+    expect(asked).toEqual(['0@1000', '0@1020', '20@1020', '40@1020']);
+    expect(pacer.playbackEndMs).toBe(1_080);
+    clock.advance(100); // the stale 1060 wake-up finds nothing to send
+    expect(sent).toHaveLength(3);
+    expect(asked).toHaveLength(4);
+  });
+
   it('does not advance the model for a frame the sink refuses', () => {
     const clock = new ManualClock(0);
     const queue = new OutQueue({ markIntervalMs: 100 });

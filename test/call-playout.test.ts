@@ -54,10 +54,17 @@ class FakeTwilio {
   };
 }
 
-function setup(options: { echoDelayMs?: number | null; startMs?: number } = {}) {
+function setup(options: { echoDelayMs?: number | null; startMs?: number; jitterCushionMs?: number } = {}) {
   const clock = new ManualClock(options.startMs ?? 0);
   const twilio = new FakeTwilio(clock, options.echoDelayMs === undefined ? 0 : options.echoDelayMs);
-  const playout = new Playout({ clock, leadMs: 200, markIntervalMs: 100, logger: silentLogger(), sink: twilio.sink });
+  const playout = new Playout({
+    clock,
+    leadMs: 200,
+    markIntervalMs: 100,
+    logger: silentLogger(),
+    sink: twilio.sink,
+    ...(options.jitterCushionMs === undefined ? {} : { jitterCushionMs: options.jitterCushionMs }),
+  });
   twilio.playout = playout;
   /** Enqueues `durationMs` of audio for an item in 37-byte deltas (never frame-aligned). */
   const speak = (responseId: string, itemId: string, durationMs: number, end = true) => {
@@ -163,7 +170,9 @@ describe('Playout barge-in', () => {
   });
 
   it('counts an underrun when deltas come late in the middle of an item', () => {
-    const { clock, playout } = setup();
+    // Without the jitter cushion: the first 100 ms go at once and run dry at 100. (With it, this one delta would be
+    // held 60 ms and the late one absorbed: test/call-jitter.test.ts.)
+    const { clock, playout } = setup({ jitterCushionMs: 0 });
     playout.enqueue('r1', 'A', new Uint8Array(800)); // 100 ms
     clock.advance(150);
     playout.enqueue('r1', 'A', new Uint8Array(800));

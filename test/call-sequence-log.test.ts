@@ -22,6 +22,8 @@ function setup(level: string) {
     clock,
     leadMs: 200,
     markIntervalMs: 100,
+    // These tests pin exact send times of real-time-paced deltas: no jitter cushion (test/call-jitter.test.ts).
+    jitterCushionMs: 0,
     logger: log.logger,
     sink: { sendMedia: () => {}, sendMark: (name) => void names.push(name), sendClear: () => {} },
   });

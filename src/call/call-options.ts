@@ -19,6 +19,11 @@ export interface CallSettings {
   playbackLeadMs: number;
   /** A mark every this many ms of item audio, and one at each item end. */
   markIntervalMs: number;
+  /**
+   * Jitter cushion: audio gathered before an answer's first frame goes unless the provider is proven ahead of real
+   * time, ms; 0 = off; absent = DEFAULT_JITTER_CUSHION_MS (60). See jitter-cushion.ts.
+   */
+  jitterCushionMs?: number;
   /** Caller key presses go to the agent as one text message per burst, with one response. */
   forwardDtmf: boolean;
   /**

@@ -119,6 +119,7 @@ export class Call {
       clock: this.clock,
       leadMs: options.settings.playbackLeadMs,
       markIntervalMs: options.settings.markIntervalMs,
+      ...(options.settings.jitterCushionMs === undefined ? {} : { jitterCushionMs: options.settings.jitterCushionMs }),
       logger: this.logger,
       sink: playoutSink(channel, this.clock, options.audioTap),
       onItemStarted: (responseId, itemId, sentAtMs) => this.journal.agentAudioStarted(responseId, itemId, sentAtMs, this.turnLatency.agentAudioStarted(sentAtMs)),

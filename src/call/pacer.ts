@@ -10,7 +10,8 @@
  * sent when `bufferedAheadMs + 20 <= leadMs`, so the first `leadMs` of an answer go at once and then one frame per
  * 20 ms. The wake-up time is derived from the model (`playbackEndMs + 20 - leadMs`), which advances by exactly 20 ms
  * per frame: it is advanced, not re-sampled from `now`, so late timers do not accumulate drift (pipecat pattern).
- * Everything runs on the injected Clock.
+ * An optional gate (the jitter cushion) may hold the head frame a little longer; the pacer asks it only once the lead
+ * allows the frame, and wakes at the time it names (or earlier, on a kick). Everything runs on the injected Clock.
  */
 import type { Clock, TimerHandle } from '../clock.js';
 import { FRAME_DURATION_MS } from '../audio/frames.js';
@@ -38,12 +39,23 @@ export interface PacerSink {
   sendMark(mark: MarkEntry): void;
 }
 
+/**
+ * May hold the head frame after the lead allows it (jitter-cushion.ts). Asked once per pump for the head frame only;
+ * must name a finite time, and must answer `nowMs` (or earlier) for a frame it does not hold.
+ */
+export interface PacerGate {
+  /** When `frame` may go: ≤ `nowMs` = now, later = not before then (the pacer wakes then and asks again). */
+  releaseAtMs(frame: FrameEntry, nowMs: number): number;
+}
+
 export interface PacerOptions {
   clock: Clock;
   /** Max audio buffered at Twilio ahead of real-time playback, ms (≥ 20; config `call.playbackLeadMs`). */
   leadMs: number;
   source: PacerSource;
   sink: PacerSink;
+  /** Holds frames the lead would allow (the jitter cushion); absent = none. */
+  gate?: PacerGate;
 }
 
 export interface PacerStats {
@@ -60,6 +72,7 @@ export class Pacer {
   private readonly leadMs: number;
   private readonly source: PacerSource;
   private readonly sink: PacerSink;
+  private readonly gate: PacerGate | null;
   private playbackEnd = -Infinity;
   private timer: TimerHandle | null = null;
   private wakeAtMs: number | null = null;
@@ -75,6 +88,7 @@ export class Pacer {
     this.leadMs = options.leadMs;
     this.source = options.source;
     this.sink = options.sink;
+    this.gate = options.gate ?? null;
   }
 
   /** Clock time at which Twilio will have played everything sent, ms; -Infinity before the first frame / after reset. */
@@ -138,6 +152,13 @@ export class Pacer {
       if (nowMs < sendAtMs) {
         this.schedule(sendAtMs);
         return;
+      }
+      if (this.gate !== null) {
+        const releaseAtMs = this.gate.releaseAtMs(head, nowMs);
+        if (nowMs < releaseAtMs) {
+          this.schedule(releaseAtMs);
+          return;
+        }
       }
       this.source.shift();
       const ranDry = nowMs > this.playbackEnd;

@@ -3,12 +3,13 @@
  * to Twilio, and on barge-in one `clear` plus an exact account of what the caller heard.
  *
  * Composition (each part owns one slice of state): OutQueue (frames + marks, FIFO) → Pacer (lead over Twilio's
- * playback) → sink, with the PlaybackLedger (marks → heard ms) and the SequenceLog (seq numbers, summaries) observing
- * every send. `clear` bypasses the queue. All timing on the injected Clock (see playback-ledger.ts for why).
+ * playback; the JitterCushion may hold an item's first frames a little, see jitter-cushion.ts) → sink, with the
+ * PlaybackLedger (marks → heard ms) and the SequenceLog (seq numbers, summaries) observing every send. `clear` bypasses the queue. All timing on the injected Clock (see playback-ledger.ts for why).
  */
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import { FRAME_DURATION_MS } from '../audio/frames.js';
+import { DEFAULT_JITTER_CUSHION_MS, JitterCushion } from './jitter-cushion.js';
 import { OutQueue, type FrameEntry, type MarkEntry } from './out-queue.js';
 import { Pacer, type FrameTiming } from './pacer.js';
 import { PlaybackLedger } from './playback-ledger.js';
@@ -34,6 +35,11 @@ export interface PlayoutOptions {
    * Bounds `isActive()` if Twilio never echoes a mark.
    */
   markEchoGraceMs?: number;
+  /**
+   * Audio gathered before an item's first frame goes unless the provider is proven ahead of real time, ms; 0 = off
+   * (config `call.jitterCushionMs`, default DEFAULT_JITTER_CUSHION_MS). See jitter-cushion.ts.
+   */
+  jitterCushionMs?: number;
   /** Mark name prefix (default `cb`). */
   markPrefix?: string;
   /** The first frame of an item went to Twilio at `sentAtMs` (the agent's first audio of that item, for latency). */
@@ -85,6 +91,7 @@ export class Playout {
   private readonly markEchoGraceMs: number;
   private readonly queue: OutQueue;
   private readonly pacer: Pacer;
+  private readonly cushion: JitterCushion | null;
   private readonly ledger: PlaybackLedger;
   private readonly sequence: SequenceLog;
   private readonly onItemStarted: PlayoutOptions['onItemStarted'];
@@ -99,6 +106,8 @@ export class Playout {
     this.queue = new OutQueue({ markIntervalMs: options.markIntervalMs });
     this.ledger = new PlaybackLedger(options.markPrefix === undefined ? {} : { markPrefix: options.markPrefix });
     this.sequence = new SequenceLog(options.logger);
+    const cushionMs = options.jitterCushionMs ?? DEFAULT_JITTER_CUSHION_MS;
+    this.cushion = cushionMs > 0 ? new JitterCushion({ cushionMs }) : null;
     this.pacer = new Pacer({
       clock: options.clock,
       leadMs: options.leadMs,
@@ -107,6 +116,7 @@ export class Playout {
         sendFrame: (frame, timing) => this.sendFrame(frame, timing),
         sendMark: (mark) => this.sendMark(mark),
       },
+      ...(this.cushion === null ? {} : { gate: this.cushion }),
     });
   }
 
@@ -116,9 +126,17 @@ export class Playout {
    */
   enqueue(responseId: string, itemId: string, mulaw: Uint8Array): boolean {
     if (this.disposed) return false;
-    if (!this.queue.push(responseId, itemId, mulaw).accepted) {
+    const nowMs = this.clock.now();
+    const previousItemId = this.queue.openItemId;
+    const ranDry = this.queue.length === 0 && nowMs > this.pacer.playbackEndMs;
+    const pushed = this.queue.push(responseId, itemId, mulaw);
+    if (!pushed.accepted) {
       this.counters.lateDeltasDropped++;
       return false;
+    }
+    if (this.cushion !== null) {
+      if (previousItemId !== null && previousItemId !== itemId) this.cushion.onItemEnded(previousItemId, nowMs);
+      this.cushion.onQueued(itemId, pushed.framesQueued * FRAME_DURATION_MS, nowMs, ranDry);
     }
     this.pacer.kick();
     return true;
@@ -128,6 +146,7 @@ export class Playout {
   endItem(responseId: string, itemId: string): void {
     if (this.disposed) return;
     this.queue.endItem(responseId, itemId);
+    this.cushion?.onItemEnded(itemId, this.clock.now());
     this.pacer.kick();
   }
 
@@ -164,6 +183,7 @@ export class Playout {
     const nowMs = this.clock.now();
     if (!this.isActive(nowMs)) return null;
     const dropped = this.queue.clear();
+    this.cushion?.reset();
     this.pacer.reset();
     const heard: HeardItem[] = this.ledger.inPlay(nowMs).map(({ itemId, responseId, heardMs, sentMs }) => ({ itemId, responseId, heardMs, sentMs, audioMs: sentMs }));
     // New mark generation before the clear goes out: Twilio answers a clear by echoing every pending mark, and

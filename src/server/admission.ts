@@ -253,6 +253,7 @@ export class CallAdmission {
         playbackLeadMs: config.call.playbackLeadMs,
         markIntervalMs: config.call.markIntervalMs,
         forwardDtmf: config.call.forwardDtmf,
+        jitterCushionMs: config.call.jitterCushionMs,
         // The greeting is a template like the instructions ({{custom.name}} of an outbound call, {{callerNumber}}, …).
         greeting: announced.resumeNote ?? (agentDefinition.greeting === null ? null : fillTemplate(agentDefinition.greeting, variables)),
         greetingIsNote: announced.resumeNote !== undefined,

@@ -1,37 +1,55 @@
 /**
  * The fast path for the one hot OpenAI server event, `response.output_audio.delta` (several a second per call, each
- * carrying kilobytes of base64): a hand scanner that builds the event object straight from the frame text instead of
- * `JSON.parse`.
+ * carrying kilobytes of base64): the event object built straight from the frame text instead of by `JSON.parse`.
  *
- * It recognises one thing only: a JSON object with exactly the keys `type`, `event_id`, `response_id`, `item_id`,
- * `output_index`, `content_index` and `delta`, in any order, each once (JSON whitespace allowed between tokens);
- * `type` being `"response.output_audio.delta"`, the ids and `delta` strings without escapes or control characters,
- * the two indexes non-negative JSON integers of at most 15 digits. The GA API sends `type` first, the simulated
- * server `event_id` first; both are recognised.
+ * It recognises one thing only, the compact event in either key order seen (`type` first from the GA API, `event_id`
+ * first from the simulated server):
  *
- * On that input the result is the object `JSON.parse` would build: the same keys, in the same (text) order, with the
- * same values. For anything else it returns null and the strict parser (`parseServerEventStrict`) runs, so every
- * error code and every other event comes from one place. It never throws. No regular expressions, no backtracking.
+ *   {"type":"response.output_audio.delta","event_id":"E","response_id":"R","item_id":"I","output_index":N,"content_index":N,"delta":"D"}
+ *   {"event_id":"E","type":"response.output_audio.delta","response_id":"R","item_id":"I","output_index":N,"content_index":N,"delta":"D"}
+ *
+ * where E, R, I and D are strings without escapes or control characters (so their JSON text is their value) and N a
+ * JSON integer ≥ 0 of at most 15 digits (exact as a double). On such a frame the result is the object `JSON.parse`
+ * builds: the same keys in the same order with the same values. For anything else it returns null and the strict
+ * parser (`parseServerEventStrict`) runs, so every error code and every other event comes from one place. It never
+ * throws.
+ *
+ * Where the time goes: `JSON.parse` is native code, and most of its work on this event is scanning and copying the
+ * delta. A check of every delta character in JavaScript is slower than that, so the head (everything before the
+ * delta) is matched by one precompiled expression and the delta by a 16-bytes-at-a-time WebAssembly SIMD scan for
+ * the three characters a plain JSON string cannot hold (`"`, `\`, U+0000–U+001F); where WebAssembly is unavailable
+ * the scan is a single-class sticky expression (native, linear, same answer).
  */
 import type { ResponseAudioDeltaEvent } from 'openai/resources/realtime/realtime';
 
-const QUOTE = 34;
-const BACKSLASH = 92;
-const COMMA = 44;
-const COLON = 58;
-const OPEN_BRACE = 123;
-const CLOSE_BRACE = 125;
+/** Regular-expression source of a JSON string body that is its own value: no quote, no backslash, no control char. */
+const PLAIN = '[^"\\\\\\u0000-\\u001f]*';
+/** A JSON integer ≥ 0 without leading zeros, at most 15 digits. Always followed by `,` in HEAD_PATTERN. */
+const INDEX = '(?:0|[1-9][0-9]{0,14})';
+const TYPE = '"type":"response\\.output_audio\\.delta"';
 
-const TYPE_VALUE = '"response.output_audio.delta"';
+/**
+ * Everything up to the first delta character. Sticky from 0 (and `lastIndex` then points at the delta). Linear and
+ * free of backtracking hazards: every variable run is one character class followed by a character outside it, and
+ * the two alternatives differ from their second character on.
+ */
+const HEAD_PATTERN = new RegExp(
+  `\\{(?:${TYPE},"event_id":"${PLAIN}"|"event_id":"${PLAIN}",${TYPE}),"response_id":"${PLAIN}","item_id":"${PLAIN}","output_index":${INDEX},"content_index":${INDEX},"delta":"`,
+  'y',
+);
 
-/** The seven keys: quoted (as matched in the text), their property names, and their kind of value. */
-const KEYS = ['type', 'event_id', 'response_id', 'item_id', 'output_index', 'content_index', 'delta'] as const;
-const QUOTED_KEYS = KEYS.map((key) => `"${key}"`);
-const KIND_TYPE = 0;
-const KIND_STRING = 1;
-const KIND_INTEGER = 2;
-const KINDS = [KIND_TYPE, KIND_STRING, KIND_STRING, KIND_STRING, KIND_INTEGER, KIND_INTEGER, KIND_STRING];
-const ALL_KEYS = (1 << KEYS.length) - 1;
+// The literal runs between the values, for reading them out once HEAD_PATTERN has matched.
+const TYPE_FIRST_TO_EVENT_ID = '{"type":"response.output_audio.delta","event_id":"';
+const EVENT_ID_FIRST_TO_EVENT_ID = '{"event_id":"';
+const TYPE_FIRST_TO_RESPONSE_ID = '","response_id":"';
+const EVENT_ID_FIRST_TO_RESPONSE_ID = '","type":"response.output_audio.delta","response_id":"';
+const TO_ITEM_ID = '","item_id":"';
+const TO_OUTPUT_INDEX = '","output_index":';
+const TO_CONTENT_INDEX = ',"content_index":';
+/** Where the first key's first letter is: `t` (type first) or `e` (event_id first). */
+const FIRST_KEY_LETTER = 2;
+
+const PLAIN_BODY = new RegExp(PLAIN, 'y');
 
 let hits = 0;
 
@@ -40,137 +58,187 @@ export function audioDeltaFastHits(): number {
   return hits;
 }
 
-/** Index just past the value read last. */
-let end = 0;
+/** Index just past the digits read by `digitsAt`. */
+let digitsEnd = 0;
 
-function skipWhitespace(text: string, index: number): number {
-  for (;;) {
-    const code = text.charCodeAt(index);
-    // JSON whitespace exactly: space, tab, LF, CR.
-    if (code === 32 || code === 10 || code === 13 || code === 9) index++;
-    else return index;
-  }
-}
-
-/** Which of KEYS is quoted at `index` (its opening quote); -1 for any other key. Sets `end`. */
-function keyAt(text: string, index: number): number {
-  let key: number;
-  switch (text.charCodeAt(index + 1)) {
-    case 116 /* t */:
-      key = 0;
-      break;
-    case 101 /* e */:
-      key = 1;
-      break;
-    case 114 /* r */:
-      key = 2;
-      break;
-    case 105 /* i */:
-      key = 3;
-      break;
-    case 111 /* o */:
-      key = 4;
-      break;
-    case 99 /* c */:
-      key = 5;
-      break;
-    case 100 /* d */:
-      key = 6;
-      break;
-    default:
-      return -1;
-  }
-  const quoted = QUOTED_KEYS[key]!;
-  if (!text.startsWith(quoted, index)) return -1;
-  end = index + quoted.length;
-  return key;
-}
-
-/** The string whose opening quote is at `index`, when its JSON text is its value (no escape, no control char). */
-function plainString(text: string, index: number): string | null {
-  if (text.charCodeAt(index) !== QUOTE) return null;
-  const start = index + 1;
-  const length = text.length;
-  for (let i = start; i < length; i++) {
-    const code = text.charCodeAt(i);
-    if (code === QUOTE) {
-      end = i + 1;
-      return text.slice(start, i);
-    }
-    if (code === BACKSLASH || code < 32) return null;
-  }
-  return null;
-}
-
-/** A JSON integer ≥ 0 at `index` (`0`, or no leading zero), at most 15 digits so it is exact; -1 otherwise. */
-function smallInteger(text: string, index: number): number {
+/** The decimal digits at `index` (HEAD_PATTERN has checked there are 1 to 15). Sets `digitsEnd`. */
+function digitsAt(text: string, index: number): number {
   let value = 0;
-  let i = index;
-  const limit = index + 15;
-  for (; i < limit; i++) {
-    const digit = text.charCodeAt(i) - 48;
+  for (;;) {
+    const digit = text.charCodeAt(index) - 48;
     if (digit < 0 || digit > 9) break;
-    if (digit === 0 && i === index) {
-      i++;
-      break; // "0" ends the number (a digit after it is not JSON; the caller's separator check rejects it)
-    }
     value = value * 10 + digit;
+    index++;
   }
-  if (i === index) return -1;
-  const next = text.charCodeAt(i);
-  // A fraction, an exponent or a 16th digit: not ours (JSON.parse decides what it means).
-  if (next === 46 /* . */ || next === 101 /* e */ || next === 69 /* E */ || (next >= 48 && next <= 57)) return -1;
-  end = i;
+  digitsEnd = index;
   return value;
 }
 
-function scan(text: string): ResponseAudioDeltaEvent | null {
-  let at = skipWhitespace(text, 0);
-  if (text.charCodeAt(at) !== OPEN_BRACE) return null;
-  at = skipWhitespace(text, at + 1);
-  // Filled in text order, as JSON.parse does, so the key order is the same as the strict path's.
-  const event: Record<string, unknown> = {};
-  let seen = 0;
-  for (;;) {
-    const key = keyAt(text, at);
-    if (key < 0) return null;
-    const bit = 1 << key;
-    if ((seen & bit) !== 0) return null; // duplicate: JSON.parse keeps the last; leave that to it
-    seen |= bit;
-    const colon = skipWhitespace(text, end);
-    if (text.charCodeAt(colon) !== COLON) return null;
-    const value = skipWhitespace(text, colon + 1);
-    switch (KINDS[key]) {
-      case KIND_TYPE:
-        // Every other event type leaves here (the GA API puts `type` first).
-        if (!text.startsWith(TYPE_VALUE, value)) return null;
-        end = value + TYPE_VALUE.length;
-        event['type'] = 'response.output_audio.delta';
-        break;
-      case KIND_STRING: {
-        const string = plainString(text, value);
-        if (string === null) return null;
-        event[KEYS[key]!] = string;
-        break;
-      }
-      default: {
-        const integer = smallInteger(text, value);
-        if (integer < 0) return null;
-        event[KEYS[key]!] = integer;
-      }
-    }
-    at = skipWhitespace(text, end);
-    const separator = text.charCodeAt(at);
-    if (separator === COMMA) {
-      at = skipWhitespace(text, at + 1);
-      continue;
-    }
-    if (separator !== CLOSE_BRACE || seen !== ALL_KEYS) return null;
-    if (skipWhitespace(text, at + 1) !== text.length) return null;
-    break;
+/**
+ * The delta check in WebAssembly: `scan(length)` is nonzero when one of the first `length` bytes of memory is below
+ * 0x20, or is `"` or `\`; it reads whole 16-byte blocks, so the caller pads the last one with harmless bytes.
+ *
+ *   (func (param $length i32) (result i32) (local $i i32) (local $any v128) (local $block v128)
+ *     block loop
+ *       (br_if 1 (i32.ge_u (local.get $i) (local.get $length)))
+ *       (local.set $block (v128.load (local.get $i)))
+ *       (local.set $any (v128.or (v128.or (v128.or (local.get $any)
+ *         (i8x16.lt_u (local.get $block) (v128.const i8x16 0x20 …)))
+ *         (i8x16.eq (local.get $block) (v128.const i8x16 0x22 …)))
+ *         (i8x16.eq (local.get $block) (v128.const i8x16 0x5c …))))
+ *       (local.set $i (i32.add (local.get $i) (i32.const 16)))
+ *       br 0
+ *     end end
+ *     (v128.any_true (local.get $any)))
+ *   exported as "scan", with its memory (1 page to start) as "memory".
+ */
+function assembleScanModule(): Uint8Array {
+  const splat = (byte: number) => [0xfd, 0x0c, ...new Array<number>(16).fill(byte)];
+  const name = (text: string) => [text.length, ...Array.from(text, (char) => char.charCodeAt(0))];
+  const section = (id: number, content: number[]) => [id, ...leb128(content.length), ...content];
+  const body = [
+    0x02, 0x01, 0x7f, 0x02, 0x7b, // locals: 1 × i32 ($i), 2 × v128 ($any, $block)
+    0x02, 0x40, 0x03, 0x40, // block, loop
+    0x20, 0x01, 0x20, 0x00, 0x4f, 0x0d, 0x01, // br_if 1 (i >= length)
+    0x20, 0x01, 0xfd, 0x00, 0x00, 0x00, 0x21, 0x03, // block = v128.load(i)
+    0x20, 0x02, // any
+    0x20, 0x03, ...splat(0x20), 0xfd, 0x26, 0xfd, 0x50, // | (block <u 0x20)
+    0x20, 0x03, ...splat(0x22), 0xfd, 0x23, 0xfd, 0x50, // | (block == '"')
+    0x20, 0x03, ...splat(0x5c), 0xfd, 0x23, 0xfd, 0x50, // | (block == '\')
+    0x21, 0x02, // any = …
+    0x20, 0x01, 0x41, 0x10, 0x6a, 0x21, 0x01, // i += 16
+    0x0c, 0x00, 0x0b, 0x0b, // br 0, end loop, end block
+    0x20, 0x02, 0xfd, 0x53, // v128.any_true(any)
+    0x0b,
+  ];
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+    ...section(1, [0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f]), // type: (i32) -> i32
+    ...section(3, [0x01, 0x00]), // one function of that type
+    ...section(5, [0x01, 0x00, 0x01]), // one memory, min 1 page
+    ...section(7, [0x02, ...name('memory'), 0x02, 0x00, ...name('scan'), 0x00, 0x00]),
+    ...section(10, [0x01, ...leb128(body.length), ...body]),
+  ]);
+}
+
+function leb128(value: number): number[] {
+  const bytes: number[] = [];
+  do {
+    let byte = value & 0x7f;
+    value >>>= 7;
+    if (value !== 0) byte |= 0x80;
+    bytes.push(byte);
+  } while (value !== 0);
+  return bytes;
+}
+
+/** Bodies longer than this (in UTF-16 units) use the expression instead, so the scan memory stays small. */
+const MAX_SIMD_BODY = 1 << 20;
+const WASM_PAGE = 65_536;
+
+/** The little of the WebAssembly JS API used here (the project's TypeScript libs do not declare it). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: Record<string, unknown> };
+}
+
+interface SimdScanner {
+  memory: WasmMemory;
+  scan: (length: number) => number;
+  bytes: Uint8Array;
+}
+
+function createSimdScanner(): SimdScanner | null {
+  try {
+    const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+    if (wasm === undefined) return null;
+    const { exports } = new wasm.Instance(new wasm.Module(assembleScanModule()));
+    const memory = exports['memory'] as WasmMemory;
+    const scan = exports['scan'] as (length: number) => number;
+    return { memory, scan, bytes: new Uint8Array(memory.buffer) };
+  } catch {
+    // No WebAssembly (e.g. --jitless) or no SIMD: the expression does the same check.
+    return null;
   }
+}
+
+const simd = createSimdScanner();
+
+/** Whether the delta check runs in WebAssembly here (false: the expression does it). */
+export const audioDeltaScanUsesSimd = simd !== null;
+const encoder = new TextEncoder();
+
+/**
+ * True when `body` holds no `"`, no `\` and no control character, i.e. `"body"` is a JSON string whose value is
+ * `body`. `useSimd` false forces the expression (tests compare the two).
+ */
+export function isPlainJsonStringBody(body: string, useSimd = true): boolean {
+  if (useSimd && simd !== null && body.length <= MAX_SIMD_BODY) {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; 16 more for the padded last block.
+    const needed = body.length * 3 + 16;
+    if (simd.bytes.length < needed) {
+      simd.memory.grow(Math.ceil((needed - simd.bytes.length) / WASM_PAGE));
+      simd.bytes = new Uint8Array(simd.memory.buffer);
+    }
+    // Characters outside ASCII become bytes ≥ 0x80 (a lone surrogate becomes U+FFFD's), never one the scan looks for.
+    const { written } = encoder.encodeInto(body, simd.bytes);
+    simd.bytes.fill(0x41, written, written + 16);
+    return simd.scan(written) === 0;
+  }
+  PLAIN_BODY.lastIndex = 0;
+  return PLAIN_BODY.test(body) && PLAIN_BODY.lastIndex === body.length;
+}
+
+function scan(text: string): ResponseAudioDeltaEvent | null {
+  const length = text.length;
+  // Cheap exits first: the frame must end with the delta's closing quote and the object's brace.
+  if (text.charCodeAt(length - 1) !== 125 /* } */ || text.charCodeAt(length - 2) !== 34 /* " */) return null;
+  HEAD_PATTERN.lastIndex = 0;
+  if (!HEAD_PATTERN.test(text)) return null;
+  const deltaStart = HEAD_PATTERN.lastIndex;
+  // `…"delta":"}` ends in `"}` too, with that quote opening the delta: unterminated, not ours.
+  if (deltaStart > length - 2) return null;
+  const delta = text.slice(deltaStart, length - 2);
+  if (!isPlainJsonStringBody(delta)) return null;
+
+  // Matched: the layout is known, so the values are read between the literal runs.
+  const typeFirst = text.charCodeAt(FIRST_KEY_LETTER) === 116; /* t */
+  const eventIdStart = typeFirst ? TYPE_FIRST_TO_EVENT_ID.length : EVENT_ID_FIRST_TO_EVENT_ID.length;
+  const eventIdEnd = text.indexOf('"', eventIdStart);
+  const responseIdStart = eventIdEnd + (typeFirst ? TYPE_FIRST_TO_RESPONSE_ID.length : EVENT_ID_FIRST_TO_RESPONSE_ID.length);
+  const responseIdEnd = text.indexOf('"', responseIdStart);
+  const itemIdStart = responseIdEnd + TO_ITEM_ID.length;
+  const itemIdEnd = text.indexOf('"', itemIdStart);
+  const outputIndex = digitsAt(text, itemIdEnd + TO_OUTPUT_INDEX.length);
+  const contentIndex = digitsAt(text, digitsEnd + TO_CONTENT_INDEX.length);
+  const eventId = text.slice(eventIdStart, eventIdEnd);
+  const responseId = text.slice(responseIdStart, responseIdEnd);
+  const itemId = text.slice(itemIdStart, itemIdEnd);
   hits++;
-  return event as unknown as ResponseAudioDeltaEvent;
+  // Keys in text order, as JSON.parse would insert them.
+  return typeFirst
+    ? {
+        type: 'response.output_audio.delta',
+        event_id: eventId,
+        response_id: responseId,
+        item_id: itemId,
+        output_index: outputIndex,
+        content_index: contentIndex,
+        delta,
+      }
+    : {
+        event_id: eventId,
+        type: 'response.output_audio.delta',
+        response_id: responseId,
+        item_id: itemId,
+        output_index: outputIndex,
+        content_index: contentIndex,
+        delta,
+      };
 }
 
 /**
@@ -181,7 +249,7 @@ export function parseAudioDeltaFast(text: string): ResponseAudioDeltaEvent | nul
   try {
     return scan(text);
   } catch {
-    // Not reachable by construction (no call above throws on any string); if it ever were, strict decides.
+    // Not reachable by construction (no call above throws on a string); if it ever were, strict decides.
     return null;
   }
 }
