@@ -66,7 +66,7 @@ const TO_TRACK = '{"track":"';
 const TO_CHUNK = '","chunk":"';
 const TO_TIMESTAMP = '","timestamp":"';
 const TO_PAYLOAD = '","payload":"';
-/** Where the frame's event name starts (its `m` tells media from every other event). */
+/** Where the frame's event name starts (its `me` tells media from every other event). */
 const EVENT_NAME_AT = HEAD.indexOf('media');
 /** Offset, from the sequence number's closing quote, of the letter that tells which key comes next (`m` or `s`). */
 const NEXT_KEY_LETTER = TO_MEDIA.indexOf('m');
@@ -96,7 +96,9 @@ function digitsAt(text: string, index: number): number {
 
 function scan(text: string): TwilioParseResult | null {
   // Cheap exits first: any other event (or layout) fails one of these before the expression runs.
-  if (text.charCodeAt(EVENT_NAME_AT) !== 109 /* m */ || text.charCodeAt(text.length - 1) !== 125 /* } */) return null;
+  if (text.charCodeAt(EVENT_NAME_AT + 1) !== 101 /* the e of media (not mark) */ || text.charCodeAt(text.length - 1) !== 125 /* } */) {
+    return null;
+  }
   if (!MEDIA_FRAME.test(text)) return null;
 
   // Matched: the layout is known, so the values are read between the literal runs.

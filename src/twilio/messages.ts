@@ -6,8 +6,9 @@
  * missing one is MISSING_FIELD, a wrong type or shape INVALID_FIELD. Twilio sends numeric-looking fields as strings
  * ("sequenceNumber":"3"); they are converted to integers here so nothing downstream re-parses them.
  *
- * The media path runs 50 times a second per call: a `media` frame in Twilio's exact shape is read by a hand scanner
- * (fast-media.ts) without `JSON.parse`; anything else gets one JSON.parse and hand-written checks, no schema library.
+ * The media path runs 50 times a second per call: a `media` frame in Twilio's exact shape is read by one precompiled
+ * check of the whole frame (fast-media.ts) without `JSON.parse`; anything else gets one JSON.parse and hand-written
+ * checks, no schema library.
  */
 import { rawDataToText } from '../net/socket-plumbing.js';
 import type { RawData } from 'ws';

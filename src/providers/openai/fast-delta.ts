@@ -48,6 +48,8 @@ const TO_OUTPUT_INDEX = '","output_index":';
 const TO_CONTENT_INDEX = ',"content_index":';
 /** Where the first key's first letter is: `t` (type first) or `e` (event_id first). */
 const FIRST_KEY_LETTER = 2;
+/** With `type` first, where `.delta` of the type starts (`_transcript.delta` and `.done` differ there). */
+const TYPE_FIRST_DELTA_SUFFIX_AT = TYPE_FIRST_TO_EVENT_ID.indexOf('.delta');
 
 const PLAIN_BODY = new RegExp(PLAIN, 'y');
 
@@ -197,6 +199,10 @@ function scan(text: string): ResponseAudioDeltaEvent | null {
   const length = text.length;
   // Cheap exits first: the frame must end with the delta's closing quote and the object's brace.
   if (text.charCodeAt(length - 1) !== 125 /* } */ || text.charCodeAt(length - 2) !== 34 /* " */) return null;
+  const typeFirst = text.charCodeAt(FIRST_KEY_LETTER) === 116; /* t */
+  if (typeFirst && (text.charCodeAt(TYPE_FIRST_DELTA_SUFFIX_AT) !== 46 /* . */ || text.charCodeAt(TYPE_FIRST_DELTA_SUFFIX_AT + 1) !== 100) /* d */) {
+    return null;
+  }
   HEAD_PATTERN.lastIndex = 0;
   if (!HEAD_PATTERN.test(text)) return null;
   const deltaStart = HEAD_PATTERN.lastIndex;
@@ -206,7 +212,6 @@ function scan(text: string): ResponseAudioDeltaEvent | null {
   if (!isPlainJsonStringBody(delta)) return null;
 
   // Matched: the layout is known, so the values are read between the literal runs.
-  const typeFirst = text.charCodeAt(FIRST_KEY_LETTER) === 116; /* t */
   const eventIdStart = typeFirst ? TYPE_FIRST_TO_EVENT_ID.length : EVENT_ID_FIRST_TO_EVENT_ID.length;
   const eventIdEnd = text.indexOf('"', eventIdStart);
   const responseIdStart = eventIdEnd + (typeFirst ? TYPE_FIRST_TO_RESPONSE_ID.length : EVENT_ID_FIRST_TO_RESPONSE_ID.length);
