@@ -13,6 +13,12 @@ import type { Mode, Options } from './calls-options.js';
 
 /** Clean = no underruns, no sequence errors, p99 added latency below this. */
 const ADDED_LATENCY_LIMIT_MS = 5;
+/**
+ * A run counts (for the ratios) when at least this share of the work expected in the window crossed the server: caller
+ * frames appended upstream (50 per call-second) and answers (one per call per turn cycle). A server that stalls calls
+ * does less work and would flatter its CPU per call-second.
+ */
+const COMPLETE_SHARE = 0.9;
 /** A first delta with no frame at the caller within this long counts as unmatched (the response never played). */
 const MATCH_LIMIT_MS = 2_000;
 
@@ -81,6 +87,11 @@ export interface ScenarioResult {
   /** Caller media frames never appended upstream, whole calls (sent − appended: the frames before the upstream opened). */
   callerFramesDropped: number;
   responsesInWindow: number;
+  /** Answers and caller frames the window should hold (connected calls × window ÷ turn cycle, × 50 per second). */
+  responsesExpected: number;
+  callerFramesExpected: number;
+  /** Both at least 90% of expected: the run did the full work (ratios use complete runs only). */
+  complete: boolean;
   underrunsInWindow: number;
   underrunsTotal: number;
   underrunMsTotal: number;
@@ -137,6 +148,8 @@ export interface PlacedCall {
 export interface ScenarioMeasurements {
   mode: Mode;
   calls: number;
+  /** The callers' turn cycle, ms (one question, one answer). */
+  cycleMs: number;
   setupErrors: string[];
   placed: readonly PlacedCall[];
   /** Hang-up results, by position in `placed`; null when the hang-up failed. */
@@ -162,7 +175,7 @@ export interface ScenarioMeasurements {
 }
 
 export function scenarioResult(measurements: ScenarioMeasurements): ScenarioResult {
-  const { mode, calls, setupErrors, placed, results, sessionTimes, windowStart, windowEnd, summaries, warnings, pinned } = measurements;
+  const { mode, calls, cycleMs, setupErrors, placed, results, sessionTimes, windowStart, windowEnd, summaries, warnings, pinned } = measurements;
   const { before, idleCpuMsPerS, s0, s1, generatorCpu, generatorWallMs, generatorDelay, generatorGc } = measurements;
   const added: number[] = [];
   let unmatched = 0;
@@ -257,6 +270,11 @@ export function scenarioResult(measurements: ScenarioMeasurements): ScenarioResu
     callerAudioLatencyMs: { ...distribution(callerAudio), negative },
     callerFramesDropped,
     responsesInWindow,
+    responsesExpected: Math.round((connected * windowS * 1_000) / cycleMs),
+    callerFramesExpected: Math.round((connected * windowS * 1_000) / FRAME_MS),
+    complete:
+      responsesInWindow >= Math.floor(COMPLETE_SHARE * ((connected * windowS * 1_000) / cycleMs)) &&
+      callerAudio.length + negative >= Math.floor(COMPLETE_SHARE * ((connected * windowS * 1_000) / FRAME_MS)),
     underrunsInWindow,
     underrunsTotal,
     underrunMsTotal: round1(underrunMsTotal),
@@ -314,6 +332,7 @@ export function printTable(title: string, results: readonly ScenarioResult[]): v
     ['peak RSS per call, KiB', (r) => fmt(r.rssPerCallKiB, 1)],
     ['heapUsed idle → peak, MiB', (r) => `${fmt(r.heapBeforeMiB, 1)} → ${fmt(r.peakHeapMiB, 1)}`],
     ['peak heapUsed per call, KiB', (r) => fmt(r.heapPerCallKiB, 1)],
+    ['answers, caller frames in window (% expected)', (r) => `${r.responsesInWindow}, ${r.callerAudioLatencyMs.count} (${fmt((100 * r.responsesInWindow) / Math.max(1, r.responsesExpected), 0)}%, ${fmt((100 * r.callerAudioLatencyMs.count) / Math.max(1, r.callerFramesExpected), 0)}%)`],
     ['added latency p50 / p99, ms', (r) => `${fmt(r.addedLatencyMs.p50, 3)} / ${fmt(r.addedLatencyMs.p99, 3)}`],
     ['added latency max, ms (n)', (r) => `${fmt(r.addedLatencyMs.max, 3)} (${r.addedLatencyMs.count}${r.addedLatencyMs.unmatched > 0 ? `, ${r.addedLatencyMs.unmatched} unmatched` : ''})`],
     ['caller audio p50 / p99, ms', (r) => `${fmt(r.callerAudioLatencyMs.p50, 3)} / ${fmt(r.callerAudioLatencyMs.p99, 3)}`],
@@ -381,7 +400,8 @@ export function relayComparisons(results: readonly ScenarioResult[]): RelayCompa
   for (const result of results) byCalls.set(result.calls, [...(byCalls.get(result.calls) ?? []), result]);
   const comparisons: RelayComparison[] = [];
   for (const [calls, group] of byCalls) {
-    const of = (mode: Mode): ScenarioResult[] => group.filter((result) => result.mode === mode).sort((a, b) => a.round - b.round);
+    // Incomplete runs (a stalled server did less work) are left out.
+    const of = (mode: Mode): ScenarioResult[] => group.filter((result) => result.mode === mode && result.complete).sort((a, b) => a.round - b.round);
     const relays = of('relay');
     if (relays.length === 0) continue;
     const cpu: Partial<Record<Mode, number>> = {};
@@ -459,8 +479,11 @@ export function describeTargets(results: readonly ScenarioResult[]): void {
       const target = r.mode === 'pcm' ? 4.5 : 2.5;
       notes.push(`${r.mode} × ${r.calls}: CPU ${fmt(r.cpuMsPerCallSecond, 2)} ms/call-s (absolute target ≤ ${target}) ${r.cpuMsPerCallSecond <= target ? 'met' : 'MISSED'}`);
     }
-    if (r.callerAudioLatencyMs.count === 0 || r.responsesInWindow === 0) {
-      notes.push(`${r.mode} × ${r.calls}${r.round > 1 ? ` #${r.round}` : ''}: INVALID: no caller audio or no answer crossed the server in the window`);
+    if (!r.complete) {
+      notes.push(
+        `${r.mode} × ${r.calls}${r.round > 1 ? ` #${r.round}` : ''}: INCOMPLETE: ${r.responsesInWindow} of ${r.responsesExpected} answers and ` +
+          `${r.callerAudioLatencyMs.count} of ${r.callerFramesExpected} caller frames crossed the server in the window; left out of the ratios`,
+      );
     }
     if (r.generatorCpuPercent > 85) notes.push(`${r.mode} × ${r.calls}: the load generator used ${fmt(r.generatorCpuPercent, 0)}% of its core: latencies include its own queueing`);
   }

@@ -184,6 +184,7 @@ export async function runScenario(mode: Mode, calls: number, seconds: number, op
     const result = scenarioResult({
       mode,
       calls,
+      cycleMs: CYCLE_MS,
       setupErrors,
       placed,
       results,

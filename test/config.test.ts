@@ -22,7 +22,19 @@ describe('loadConfig', () => {
       createResponse: true,
       interruptResponse: true,
     });
-    expect(config.call).toEqual({ playbackLeadMs: 200, markIntervalMs: 100, forwardDtmf: true });
+    expect(config.call).toEqual({ playbackLeadMs: 200, markIntervalMs: 100, forwardDtmf: true, jitterCushionMs: 60 });
+    expect(config.openai.transcriptionModel).toBe('gpt-4o-mini-transcribe'); // records want the caller's words
+    expect(config.openai.sessionRotateAfterS).toBe(3_300);
+    expect(config.server.drainTimeoutS).toBe(900);
+    const { prices, ...records } = config.records;
+    expect(records).toEqual({ enabled: true, dataDir: './data', databaseUrl: null, recordingsDir: './data/recordings', recordCalls: false, recordingRetentionDays: 30, maxBuffered: 10_000 });
+    expect(prices['gpt-realtime']).toEqual({ textInPerMTokUsd: 4, cachedInPerMTokUsd: 0.4, textOutPerMTokUsd: 16, audioInPerMTokUsd: 32, audioOutPerMTokUsd: 64 });
+    expect(config.api).toEqual({ key: null });
+    expect(config.metrics).toEqual({ token: null });
+    expect(config.tracing).toEqual({ otlpEndpoint: null, otlpTracesEndpoint: null });
+    expect(config.guard).toEqual({ dailySpendCapUsd: null, callerMaxCallsPerHour: null, blocklist: [] });
+    expect(config.outbound).toEqual({ maxConcurrent: 10, callsPerSecond: 1, maxQueued: 100, ringTimeoutS: 30, allowedPrefixes: [] });
+    expect(config.twilio).toMatchObject({ accountSid: null, apiKeySid: null, apiKeySecret: null, fromNumber: null, apiUrl: 'https://api.twilio.com' });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.openai.turnDetection)).toBe(true);
   });
@@ -69,6 +81,17 @@ describe('loadConfig', () => {
     [{ VAD_THRESHOLD: '1.5' }, 'VAD_THRESHOLD must be a number from 0 to 1 (got "1.5")'],
     [{ VAD_CREATE_RESPONSE: 'maybe' }, 'VAD_CREATE_RESPONSE must be true or false (got "maybe")'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "loud")'],
+    [{ TWILIO_ACCOUNT_SID: 'AC123' }, 'TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits (got "AC123")'],
+    [{ TWILIO_FROM_NUMBER: '5551234' }, 'TWILIO_FROM_NUMBER must be an E.164 number like +14155550100 (got "5551234")'],
+    [{ TWILIO_API_KEY_SID: `SK${'a'.repeat(32)}` }, 'TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET must be set together'],
+    [{ DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL must use postgres: or postgresql: (got "mysql://db/x")'],
+    [{ PRICE_TABLE: '{"gpt-realtime":{"audioInPerMTokUsd":-1}}' }, 'PRICE_TABLE gpt-realtime.audioInPerMTokUsd:'],
+    [{ PRICE_TABLE: 'cheap' }, 'PRICE_TABLE must be a JSON object like {"gpt-realtime":{"audioInPerMTokUsd":32}}'],
+    [{ CALLER_BLOCKLIST: '+1555,abc' }, 'CALLER_BLOCKLIST must list values like an E.164 number, a prefix like +1900*, or anonymous (got "abc")'],
+    [{ OUTBOUND_ALLOWED_PREFIXES: '1555' }, 'OUTBOUND_ALLOWED_PREFIXES must list values like a + and digits, like +1555 (got "1555")'],
+    [{ DAILY_SPEND_CAP_USD: 'lots' }, 'DAILY_SPEND_CAP_USD must be a number from 0 to 1000000000 (got "lots")'],
+    [{ JITTER_CUSHION_MS: '900' }, 'JITTER_CUSHION_MS must be an integer from 0 to 500 (got "900")'],
+    [{ CALLBRIDGE_API_KEY: 'has space' }, 'CALLBRIDGE_API_KEY must be printable text without spaces or line breaks'],
     [{ NODE_ENV: 'production', TWILIO_AUTH_TOKEN: 't', PUBLIC_BASE_URL: 'https://a.b' }, 'OPENAI_API_KEY is required when NODE_ENV=production'],
     [{ NODE_ENV: 'production', OPENAI_API_KEY: 'k', PUBLIC_BASE_URL: 'https://a.b' }, 'TWILIO_AUTH_TOKEN is required when NODE_ENV=production'],
     [{ NODE_ENV: 'production', OPENAI_API_KEY: 'k', TWILIO_AUTH_TOKEN: 't' }, 'PUBLIC_BASE_URL is required when NODE_ENV=production'],
