@@ -18,8 +18,8 @@
  *          the profiler's own cost inflates the CPU figures of that run)
  *
  * Layout: the bridge (or the relay) runs alone in a child process (bench/bridge-process.ts, `taskset -c 0` when there
- * are 2+ cores, LOG_LEVEL=warn) and answers stats requests over IPC; this process runs the callers and the simulated Realtime server
- * (pinned to core 1). Every call loops fixtures/greeting-question.jsonl (1 s silence, a 3 s question, 6 s of silence
+ * are 2+ cores, LOG_LEVEL=warn) and answers stats requests over IPC; this process runs the callers and the simulated
+ * Realtime server (pinned to core 1). Every call loops fixtures/greeting-question.jsonl (1 s silence, a 3 s question, 6 s of silence
  * for the answer: a 10 s turn cycle), started at a phase spread over the cycle so turns do not all coincide. No
  * greeting (AGENT_GREETING=''): every response answers a caller turn. The agent replies with the bundled speech
  * (2.3–3.2 s) at 4× real time with the default delta size. Calls ramp up over ~1 s; figures are taken over the
@@ -31,11 +31,15 @@
  *   - added latency: the FIRST `response.output_audio.delta` of a response leaving the simulated server → the first
  *     media frame after it reaching the caller (later deltas are queued behind paced playback by design);
  *   - caller-audio latency: a media frame sent by the caller → the matching `input_audio_buffer.append` at the
- *     simulated server (matched by order per call; only frames sent after `session.updated`);
+ *     simulated server (matched by order per call, after the frames a server never forwarded; only frames sent
+ *     after `session.updated`);
  *   - underruns as heard by the callers' playback emulators, sequence errors from the server's call summaries (the
  *     relay keeps none: —). The relay sends a mark after every delta, and running dry right after a mark is not an
  *     underrun to the emulator, so the relay's underrun count is 0 by construction (and it forwards 4× real time);
  *   - caller frames never forwarded: the relay drops the frames that arrive before its upstream socket is open;
+ *   - completeness: answers and caller frames that crossed the server in the window against what N calls should
+ *     produce; a run below 90% (a stalled, overloaded server does less work, which flatters its CPU per call-second)
+ *     is flagged INCOMPLETE and left out of the ratios;
  *   - against the relay: per N, each mode's CPU per call-second and peak RSS per call, and pcmu/relay, pcm/relay.
  * Times are `performance.timeOrigin + performance.now()` (epoch ms, µs resolution, comparable across processes).
  *
@@ -46,7 +50,8 @@
 import { pinSelf } from './calls-bridge.js';
 import { CORES } from './calls-common.js';
 import { parseOptions } from './calls-options.js';
-import { describeTargets, printJsonLine, printRatios, printTable, type ScenarioResult, type SearchOutcome } from './calls-report.js';
+import { printJsonLine, printTable, type ScenarioResult, type SearchOutcome } from './calls-report.js';
+import { describeTargets, printRatios } from './calls-relay.js';
 import { CYCLE_MS, runScenario } from './calls-scenario.js';
 
 const SEARCH_STEPS = [25, 50, 100, 150, 200, 250, 300, 400, 500, 600, 800, 1_000];
