@@ -18,6 +18,7 @@
  */
 import { base64ToBytes } from '../audio/pcm.js';
 import type { TwilioParseResult } from './messages.js';
+import { digitsAt, digitsEnd, PLAIN_JSON_STRING_BODY as PLAIN } from '../net/fast-json.js';
 
 /** The one success shape of a media message; the strict parser builds it here too, so both agree by construction. */
 export function mediaResult(
@@ -39,8 +40,6 @@ export function mediaResult(
   };
 }
 
-/** Regular-expression source of a JSON string body that is its own value: no quote, no backslash, no control char. */
-const PLAIN = '[^"\\\\\\u0000-\\u001f]*';
 /** The strict parser's integer string: 1 to 15 ASCII digits. */
 const DIGITS = '[0-9]{1,15}';
 const MEDIA_OBJECT = `\\{"track":"${PLAIN}","chunk":"${DIGITS}","timestamp":"${DIGITS}","payload":"[A-Za-z0-9+/]*={0,2}"\\}`;
@@ -76,22 +75,6 @@ let hits = 0;
 /** How many messages the fast path has parsed in this process (tests prove it is taken; a gauge could read it). */
 export function twilioFastMediaHits(): number {
   return hits;
-}
-
-/** Index just past the digits read by `digitsAt`. */
-let digitsEnd = 0;
-
-/** The decimal digits at `index` (MEDIA_FRAME has checked there are 1 to 15 of them). Sets `digitsEnd`. */
-function digitsAt(text: string, index: number): number {
-  let value = 0;
-  for (;;) {
-    const digit = text.charCodeAt(index) - 48;
-    if (digit < 0 || digit > 9) break;
-    value = value * 10 + digit;
-    index++;
-  }
-  digitsEnd = index;
-  return value;
 }
 
 function scan(text: string): TwilioParseResult | null {

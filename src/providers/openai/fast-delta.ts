@@ -21,9 +21,8 @@
  * the scan is a single-class sticky expression (native, linear, same answer).
  */
 import type { ResponseAudioDeltaEvent } from 'openai/resources/realtime/realtime';
+import { digitsAt, digitsEnd, PLAIN_JSON_STRING_BODY as PLAIN } from '../../net/fast-json.js';
 
-/** Regular-expression source of a JSON string body that is its own value: no quote, no backslash, no control char. */
-const PLAIN = '[^"\\\\\\u0000-\\u001f]*';
 /** A JSON integer ≥ 0 without leading zeros, at most 15 digits. Always followed by `,` in HEAD_PATTERN. */
 const INDEX = '(?:0|[1-9][0-9]{0,14})';
 const TYPE = '"type":"response\\.output_audio\\.delta"';
@@ -58,22 +57,6 @@ let hits = 0;
 /** How many events the fast path has parsed in this process (tests prove it is taken; a gauge could read it). */
 export function audioDeltaFastHits(): number {
   return hits;
-}
-
-/** Index just past the digits read by `digitsAt`. */
-let digitsEnd = 0;
-
-/** The decimal digits at `index` (HEAD_PATTERN has checked there are 1 to 15). Sets `digitsEnd`. */
-function digitsAt(text: string, index: number): number {
-  let value = 0;
-  for (;;) {
-    const digit = text.charCodeAt(index) - 48;
-    if (digit < 0 || digit > 9) break;
-    value = value * 10 + digit;
-    index++;
-  }
-  digitsEnd = index;
-  return value;
 }
 
 /**
