@@ -4,6 +4,7 @@
  * other callers, calls go through. Plus the spend as several instances see it (the records database), unit-level.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { emptySummary } from '../src/call/call-summary.js';
 import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/logger.js';
 import { CallGuard } from '../src/server/call-guard.js';
@@ -72,10 +73,8 @@ describe('CallGuard: spend across instances', () => {
     expect(guard.screenCaller(CALLER)).toBeNull();
     // This instance’s own call (not yet in the database) counts at once: 4 000 output audio tokens at 64 USD per 1M.
     const usage = { inputTokens: 0, outputTokens: 4_000, inputAudioTokens: 0, outputAudioTokens: 4_000, cachedTokens: 0 };
-    guard.callEnded({ callSid: 'CA3', streamSid: 'MZ3', from: CALLER, to: '+1', direction: 'inbound', agent: 'a', provider: 'openai', model: 'gpt-realtime', startedAtEpochMs: nowMs, clockStartMs: 0 }, {
-      callSid: 'CA3', streamSid: 'MZ3', durationMs: 60_000, endReason: 'caller hung up', turns: 1, responses: 1, bargeIns: 0, truncates: 0, framesIn: 0, framesOut: 0, gaps: 0, gapMs: 0,
-      underruns: 0, underrunMs: 0, sequenceErrors: 0, lateDeltasDropped: 0, upstreamFaults: 0, usage,
-    });
+    const info = { callSid: 'CA3', streamSid: 'MZ3', from: CALLER, to: '+1', direction: 'inbound', agent: 'a', provider: 'openai', model: 'gpt-realtime', startedAtEpochMs: nowMs, clockStartMs: 0 } as const;
+    guard.callEnded(info, { ...emptySummary(), callSid: 'CA3', streamSid: 'MZ3', durationMs: 60_000, endReason: 'caller hung up', usage });
     expect(guard.spentTodayUsd).toBeCloseTo(0.75 + 0.256, 10);
     expect(guard.screenCaller(CALLER)).toBe('spend_cap');
     // Midnight UTC: a new day, nothing spent.

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
 import type { CallEvent } from '../src/call/call-events.js';
-import { emptyUsage, type CallSummary } from '../src/call/call-summary.js';
+import { emptySummary, emptyUsage, type CallSummary } from '../src/call/call-summary.js';
 import { CallMetrics, LATENCY_BUCKETS_S } from '../src/metrics/call-metrics.js';
 import { endReasonCategory } from '../src/metrics/end-reason.js';
 import { createMetricsRouter } from '../src/metrics/router.js';
@@ -92,27 +92,7 @@ function info(overrides: Partial<CallInfo> = {}): CallInfo {
 }
 
 function summary(call: CallInfo, overrides: Partial<CallSummary> = {}): CallSummary {
-  return {
-    callSid: call.callSid,
-    streamSid: call.streamSid,
-    durationMs: 30_000,
-    endReason: 'caller hung up',
-    turns: 0,
-    responses: 0,
-    bargeIns: 0,
-    truncates: 0,
-    framesIn: 0,
-    framesOut: 0,
-    gaps: 0,
-    gapMs: 0,
-    underruns: 0,
-    underrunMs: 0,
-    sequenceErrors: 0,
-    lateDeltasDropped: 0,
-    upstreamFaults: 0,
-    usage: emptyUsage(),
-    ...overrides,
-  };
+  return { ...emptySummary(), callSid: call.callSid, streamSid: call.streamSid, durationMs: 30_000, endReason: 'caller hung up', ...overrides };
 }
 
 function usage(overrides: Partial<TokenUsage>): TokenUsage {
