@@ -8,6 +8,8 @@
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { VoiceAgentSession, VoiceAgentStats } from '../voice/port.js';
+import type { VoiceAgentFaultKind } from '../voice/port.js';
+import { recoveryFor, type Recovery } from './session-recovery.js';
 import { ConversationMemory, SessionRotation } from './session-rotation.js';
 
 export interface CallSessionsOptions {
@@ -17,8 +19,10 @@ export interface CallSessionsOptions {
   logger: Logger;
   /** Rotate each session this long after it started; null = never. */
   rotateAfterMs: number | null;
-  /** Opens a fresh session of the call's provider that continues the call (no greeting of its own). */
-  dialContinuing?: () => VoiceAgentSession;
+  /** Opens a fresh session of the provider the call is on; `continuing`: the agent has spoken, no greeting of its own. */
+  redial?: (continuing: boolean) => VoiceAgentSession;
+  /** Opens a session of the fallback provider (once per call). */
+  fallback?: () => VoiceAgentSession;
   /** Neither side speaking, nothing in flight (a moment to rotate). */
   isQuiet: () => boolean;
   /** A rotated session took over (the call attaches it). */
@@ -32,16 +36,18 @@ export class CallSessions {
   private readonly retired: VoiceAgentSession[] = [];
   private redials: number;
   private fallbackUsed = false;
+  private readonly options: CallSessionsOptions;
 
   constructor(options: CallSessionsOptions) {
     this.currentSession = options.first;
     this.redials = options.redialAttempts;
-    const dial = options.dialContinuing;
+    this.options = options;
+    const redial = options.redial;
     this.rotation = new SessionRotation({
       clock: options.clock,
       logger: options.logger,
-      afterMs: dial === undefined ? null : options.rotateAfterMs,
-      dial: () => dial!(),
+      afterMs: redial === undefined ? null : options.rotateAfterMs,
+      dial: () => redial!(true),
       isIdle: options.isQuiet,
       switchTo: (next) => {
         const turns = this.memory.turns();
@@ -70,6 +76,19 @@ export class CallSessions {
     return this.fallbackUsed;
   }
 
+  /** What to do about the current session's loss (the pure policy in session-recovery.ts, with this call's state). */
+  recoveryFor(fault: VoiceAgentFaultKind, agentSpoke: boolean): Recovery {
+    const { fallback, redial } = this.options;
+    return recoveryFor({ fault, agentSpoke, fallbackAvailable: fallback !== undefined && !this.fallbackUsed, redialsLeft: this.redials, canRedial: redial !== undefined });
+  }
+
+  /** Opens the session a re-dial or fallback calls for and makes it current. Throws when the dial throws. */
+  openReplacement(recovery: 'redial' | 'fallback', agentSpoke: boolean): VoiceAgentSession {
+    const next = recovery === 'fallback' ? this.options.fallback!() : this.options.redial!(agentSpoke);
+    this.replace(next, recovery);
+    return next;
+  }
+
   /** `next` is current from now on; the old one is closed (idempotent) and retired. */
   replace(next: VoiceAgentSession, why?: 'redial' | 'fallback'): void {
     this.rotation.cancel();
@@ -79,6 +98,12 @@ export class CallSessions {
     this.currentSession = next;
     if (why === 'redial') this.redials--;
     if (why === 'fallback') this.fallbackUsed = true;
+  }
+
+  /** The call ended: nothing waits to take over, the current session is closed. */
+  close(): void {
+    this.rotation.cancel();
+    this.currentSession.close();
   }
 
   /** Every session's counters, retired ones included. */

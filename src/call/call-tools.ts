@@ -4,7 +4,8 @@
  * (the call stops it when the agent speaks again or the caller talks).
  */
 import type { Clock, TimerHandle } from '../clock.js';
-import type { ToolCallRequest, ToolCallResult } from '../voice/port.js';
+import type { Logger } from '../logger.js';
+import type { ToolCallRequest, ToolCallResult, VoiceAgentSession } from '../voice/port.js';
 import { builtinTools, type CallControlSettings, type EndStream } from './builtin-tools.js';
 import type { CallEvent } from './call-events.js';
 import type { CallOptions } from './call-options.js';
@@ -44,9 +45,28 @@ export class CallToolRunner {
     });
   }
 
+  private requestsRunning = 0;
+
   constructor(private readonly options: CallToolRunnerOptions) {
     const { builtins } = options;
     this.tools = [...(builtins === undefined ? [] : builtinTools(builtins, options.endStream)), ...options.tools];
+  }
+
+  /** Tool requests still running: the agent is busy (silence does not count, the hold sound may play). */
+  get running(): number {
+    return this.requestsRunning;
+  }
+
+  /**
+   * Runs one request's tools and gives `agent` every output at once (one follow-up response), unless by then the
+   * call ended or moved to another session (`stillCurrent`): a lost session's calls are answered to nobody.
+   */
+  async answer(agent: VoiceAgentSession, calls: readonly ToolCallRequest[], stillCurrent: () => boolean, logger: Logger): Promise<void> {
+    this.requestsRunning++;
+    const results = await this.run(calls).finally(() => this.requestsRunning--);
+    if (!stillCurrent()) return;
+    for (const result of results) logger.info({ tool: result.name, callId: result.callId, ok: result.ok }, 'function call answered');
+    agent.sendToolResults(results.map(({ callId, output, ok }) => ({ callId, output, ok })));
   }
 
   async run(calls: readonly ToolCallRequest[]): Promise<NamedToolResult[]> {

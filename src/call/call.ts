@@ -2,16 +2,12 @@
  * One phone call: the only object that touches both the caller's channel (the Twilio Media Stream) and the voice
  * agent (any provider, through the voice-agent port in src/voice/port.ts). It knows no provider's wire format.
  *
- * It composes parts that each own one slice of state and are tested alone:
- *   - Playout (out-queue, pacer, playback ledger, sequence log): agent audio → exact 20 ms frames → the caller,
- *     paced, with marks, and the milliseconds the caller really heard;
- *   - exactly the transcoders the provider's formats need (none for mu-law pass-through);
- *   - CallKeypad (push-to-talk '#', one message per burst of keys) and TurnLatencyMeter (turns, and latency on our clock);
- *   - CallToolRunner and HoldPlayer (tools, with a hold sound while a slow one works), CallEnding (end or transfer
- *     once the agent's last words have played), CallLimits (maximum duration, silence check-in).
+ * It composes parts that each own one slice of state and are tested alone: Playout (agent audio → paced 20 ms frames
+ * with marks, and what the caller really heard), the transcoders the provider's formats need, CallSessions (the
+ * provider sessions: re-dial, fallback, rotation), CallOpening (greeting, AMD wait), CallKeypad, TurnLatencyMeter,
+ * CallToolRunner and HoldPlayer, CallEnding, CallLimits; CallJournal tells observers, the audio tap a recording.
  *
- * CallSessions owns its provider sessions (re-dial, fallback, rotation before the provider's session limit).
- * It tells observers what happens through CallJournal (events) and a recording through its audio tap. Rules:
+ * Rules it enforces:
  *   - only `agent_audio` events feed the out-queue, and only while the call is live and from its current session;
  *   - on barge-in: one `clear` to the caller, and the provider is told what the caller heard of each item in play
  *     (the provider's adapter turns that into its own wire: truncate, cancel, drop late audio);
@@ -20,17 +16,16 @@
 import { MULAW_BYTES_PER_MS } from '../audio/frames.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
-import type { ToolCallRequest, VoiceAgentEvent, VoiceAgentFault, VoiceAgentSession } from '../voice/port.js';
+import type { VoiceAgentEvent, VoiceAgentFault, VoiceAgentSession } from '../voice/port.js';
 import type { StreamOutcome } from './after-stream.js';
 import { playApology } from './apology.js';
 import { CallOpening } from './call-opening.js';
 import { CallEnding } from './call-ending.js';
-import type { CallOptions, CallSettings } from './call-options.js';
+import type { CallOptions } from './call-options.js';
 import { CallJournal, logCallStarted, playoutSink } from './call-journal.js';
 import { callLimits, type CallLimits } from './call-limits.js';
 import { addUsage, emptyUsage, summariseCall, type CallSummary } from './call-summary.js';
 import { CallToolRunner } from './call-tools.js';
-import { recoveryFor } from './session-recovery.js';
 import { CallSessions } from './call-sessions.js';
 import { TurnLatencyMeter } from './caller-audio-clock.js';
 import type { CallerChannel } from './channel.js';
@@ -46,7 +41,6 @@ export class Call {
   readonly ended: Promise<CallSummary>;
   private resolveEnded!: (summary: CallSummary) => void;
   private readonly options: CallOptions;
-  private readonly settings: Readonly<CallSettings>;
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly channel: CallerChannel;
@@ -65,9 +59,8 @@ export class Call {
   private readonly ending: CallEnding;
   private readonly limits: CallLimits;
   private readonly toolRunner: CallToolRunner;
-  /** Responses started and not yet done, and tool requests running: the agent is busy, silence does not count. */
+  /** Responses started and not yet done: the agent is busy, silence does not count. */
   private responsesInFlight = 0;
-  private toolRequestsRunning = 0;
   /** The provider sessions: the current one, retired ones, rotation, the conversation so far. */
   private readonly sessions: CallSessions;
   /** Agent audio reached the call (a fallback is only for sessions that never got going). */
@@ -85,7 +78,6 @@ export class Call {
 
   constructor(options: CallOptions) {
     this.options = options;
-    this.settings = options.settings;
     this.logger = options.logger;
     this.clock = options.clock;
     this.channel = options.channel;
@@ -93,14 +85,14 @@ export class Call {
     this.audio = new CallAudioConversion(options.agent.formats);
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
     this.journal = new CallJournal(this.clock, options.onEvent);
-    const redial = options.redial;
     this.sessions = new CallSessions({
       first: options.agent,
       redialAttempts: options.settings.redialAttempts,
       clock: this.clock,
       logger: this.logger,
       rotateAfterMs: options.settings.rotateSessionAfterMs ?? null,
-      ...(redial === undefined ? {} : { dialContinuing: () => redial(true) }),
+      ...(options.redial === undefined ? {} : { redial: options.redial }),
+      ...(options.fallback === undefined ? {} : { fallback: options.fallback }),
       isQuiet: () => this.isQuiet(),
       rotated: (next) => this.attachAgent(next),
     });
@@ -131,7 +123,7 @@ export class Call {
       clock: this.clock,
       settings: options.limits,
       agent: () => this.agent,
-      agentBusy: () => this.playout.isActive() || this.responsesInFlight > 0 || this.toolRequestsRunning > 0,
+      agentBusy: () => this.playout.isActive() || this.responsesInFlight > 0 || this.toolRunner.running > 0,
       endAfterGoodbye: (reason) => this.ending.request({ kind: 'hang_up', reason }),
     });
     this.toolRunner = CallToolRunner.forCall(options, {
@@ -208,12 +200,12 @@ export class Call {
         this.journal.responseDone({ responseId: this.sessions.tag + event.responseId, status: event.status, usage: event.usage });
         this.responsesInFlight = Math.max(0, this.responsesInFlight - 1);
         // A follow-up that said nothing must not leave the caller on hold.
-        if (this.toolRequestsRunning === 0) this.hold.stop();
+        if (this.toolRunner.running === 0) this.hold.stop();
         this.ending.onResponseDone(event.status);
         this.ending.check();
         return;
       case 'tool_calls':
-        void this.runToolCalls(agent, event.calls);
+        void this.toolRunner.answer(agent, event.calls, () => this.state === 'live' && agent === this.agent, this.logger);
         return;
       case 'caller_speech_started':
         this.callerSpeaking = true;
@@ -288,14 +280,6 @@ export class Call {
   }
 
   /** Runs every tool of one request, then gives all outputs back at once (one follow-up response). */
-  private async runToolCalls(agent: VoiceAgentSession, calls: readonly ToolCallRequest[]): Promise<void> {
-    this.toolRequestsRunning++;
-    const results = await this.toolRunner.run(calls).finally(() => this.toolRequestsRunning--);
-    if (this.state !== 'live' || agent !== this.agent) return;
-    for (const result of results) this.logger.info({ tool: result.name, callId: result.callId, ok: result.ok }, 'function call answered');
-    agent.sendToolResults(results.map(({ callId, output, ok }) => ({ callId, output, ok })));
-  }
-
   private onMarkEchoed(name: string): void {
     if (this.playout.onMarkEchoed(name) === null) return;
     this.limits.onAgentActivity();
@@ -326,10 +310,7 @@ export class Call {
 
   private onAgentFault(fault: VoiceAgentFault): void {
     if (this.state !== 'live') return;
-    const { agentSpoke } = this;
-    const { redialsLeft } = this.sessions;
-    const fallbackAvailable = this.options.fallback !== undefined && !this.sessions.fellBack;
-    const recovery = recoveryFor({ fault: fault.kind, agentSpoke, fallbackAvailable, redialsLeft, canRedial: this.options.redial !== undefined });
+    const recovery = this.sessions.recoveryFor(fault.kind, this.agentSpoke);
     const logFields = { fault: fault.kind, code: fault.code, status: fault.status, detail: fault.message, provider: this.agent.provider, recovery };
     this.journal.fault(fault.kind, recovery, fault.message);
     // The answer that was arriving will never be finished: let what came play out, ended cleanly.
@@ -347,16 +328,15 @@ export class Call {
       this.apologise();
       return;
     }
+    const from = this.agent.provider;
     let next: VoiceAgentSession;
     try {
-      next = recovery === 'fallback' ? this.options.fallback!() : this.options.redial!(this.agentSpoke);
+      next = this.sessions.openReplacement(recovery, this.agentSpoke);
     } catch (error) {
       this.logger.error({ err: error }, 'could not open a new session');
       this.apologise();
       return;
     }
-    const from = this.agent.provider;
-    this.sessions.replace(next, recovery);
     // A call whose agent has not spoken yet is greeted by the new session (the lost one's greeting never played).
     if (!this.agentSpoke) this.opening.greetAgain();
     if (recovery === 'fallback') {
@@ -370,7 +350,7 @@ export class Call {
 
   /** Neither side is speaking and nothing is in flight: a moment to hand the call to a fresh session. */
   private isQuiet(): boolean {
-    return this.state === 'live' && !this.callerSpeaking && !this.playout.isActive() && this.responsesInFlight === 0 && this.toolRequestsRunning === 0 && this.ending.pending === null;
+    return this.state === 'live' && !this.callerSpeaking && !this.playout.isActive() && this.responsesInFlight === 0 && this.toolRunner.running === 0 && this.ending.pending === null;
   }
 
   /** Plays a short apology, then closes the stream (Twilio asks `<Connect action>` what next: a last word, hang up). */
@@ -396,11 +376,10 @@ export class Call {
     if (this.state === 'ended') return;
     this.state = 'ended';
     this.keypad.dispose();
-    this.sessions.rotation.cancel();
+    this.sessions.close();
     this.limits.stop();
     this.ending.dispose();
     this.hold.dispose();
-    this.agent.close();
     const playoutStats = this.playout.stats();
     this.playout.dispose();
     this.audio.dispose();
