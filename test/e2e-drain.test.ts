@@ -79,7 +79,7 @@ function runDrainEntry(env: Record<string, string>) {
 }
 
 describe('drain (the process, on signals)', () => {
-  it('SIGTERM: ready 503 at once, the live call goes on, exit 0 when it ends; records of it are not cut short', { timeout: 60_000 }, async () => {
+  it('SIGTERM: ready 503 at once, the live call goes on, exit 0 when it ends', { timeout: 60_000 }, async () => {
     const { child, output } = runDrainEntry({ DRAIN_TIMEOUT_S: '60' });
     const port = await listeningPort(child, output);
     const baseUrl = `http://127.0.0.1:${port}`;

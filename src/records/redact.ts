@@ -46,7 +46,10 @@ export class Redactor {
     return out;
   }
 
-  /** JSON text in, a JSON value out (text that is not JSON stays text, secrets replaced), at most `maxChars` kept. */
+  /**
+   * JSON text in, a JSON value out, secrets replaced. Text that is not JSON stays text, clipped to `maxChars` after
+   * redaction; JSON is kept whole (an HTTP tool's answer is already capped by its `maxResponseBytes`).
+   */
   json(text: string | undefined, maxChars = 4_000): unknown {
     if (text === undefined) return null;
     try {

@@ -6,7 +6,6 @@
  *
  * A recorded call's record waits for its WAV to be closed, so the record names a complete file.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentDefinition } from '../agents/types.js';
 import type { CallAudioTap } from '../call/call-journal.js';
@@ -78,13 +77,8 @@ export class CallRecords implements CallObserver {
   /** The recording tap for a call of `agent` (when the agent records), opened at the stream's start. */
   recordingFor(info: CallInfo, agent: AgentDefinition): CallAudioTap | undefined {
     if (!agent.recording) return undefined;
+    // The recording creates RECORDINGS_DIR itself, asynchronously: nothing here blocks the stream's start.
     const dir = this.options.config.records.recordingsDir;
-    try {
-      mkdirSync(dir, { recursive: true });
-    } catch (error) {
-      this.logger.error({ err: error, dir }, 'cannot create RECORDINGS_DIR: the call is not recorded');
-      return undefined;
-    }
     const recording = new CallRecording({ path: join(dir, `${info.callSid}.wav`), clock: this.options.clock, originMs: this.options.clock.now(), logger: this.logger.child({ callSid: info.callSid }) });
     this.collector(info.callSid).recording = recording;
     return recording;
