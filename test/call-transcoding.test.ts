@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeMulaw, encodeMulaw } from '../src/audio/mulaw.js';
 import { bytesToPcm16, pcm16ToBytes } from '../src/audio/pcm.js';
+import { pcm16ChannelAudio } from '../src/audio/channel-audio.js';
 import { createTranscoders, UnsupportedAudioFormatError } from '../src/call/transcoding.js';
 import { decibels, sineInt16, toneAmplitude } from './helpers/signal.js';
 
@@ -18,11 +19,40 @@ describe('createTranscoders', () => {
 
   it('builds one per PCM direction, at the provider rate', () => {
     const transcoders = createTranscoders({ input: pcm(16_000), output: pcm(24_000) });
-    expect(transcoders.inbound?.pcmRateHz).toBe(16_000);
-    expect(transcoders.outbound?.pcmRateHz).toBe(24_000);
+    expect(transcoders.inbound?.to).toEqual(pcm(16_000));
+    expect(transcoders.outbound?.from).toEqual(pcm(24_000));
+    expect(transcoders.outbound?.to).toEqual(PCMU);
     const mixed = createTranscoders({ input: PCMU, output: pcm(16_000) });
     expect(mixed.inbound).toBeNull();
-    expect(mixed.outbound?.pcmRateHz).toBe(16_000);
+    expect(mixed.outbound?.from).toEqual(pcm(16_000));
+  });
+
+  it('a wideband channel (the browser phone at 24 kHz) builds none for a 24 kHz provider, and converts for others', () => {
+    const browser = pcm16ChannelAudio(24_000);
+    expect(createTranscoders({ input: pcm(24_000), output: pcm(24_000) }, browser)).toEqual({ inbound: null, outbound: null });
+    const toPhone = createTranscoders({ input: PCMU, output: PCMU }, browser);
+    expect([toPhone.inbound?.from, toPhone.inbound?.to]).toEqual([pcm(24_000), PCMU]);
+    expect([toPhone.outbound?.from, toPhone.outbound?.to]).toEqual([PCMU, pcm(24_000)]);
+    const at16 = createTranscoders({ input: pcm(24_000), output: pcm(24_000) }, pcm16ChannelAudio(16_000));
+    expect([at16.inbound?.from, at16.inbound?.to]).toEqual([pcm(16_000), pcm(24_000)]);
+  });
+
+  it('a 16 kHz browser channel hears a 24 kHz agent band-limited to 8 kHz, at its level, and never more than its share', () => {
+    const { outbound } = createTranscoders({ input: pcm(24_000), output: pcm(24_000) }, pcm16ChannelAudio(16_000));
+    const agent = pcm16ToBytes(sineInt16(3_000, 24_000, 24_000, 10_000));
+    const out: Int16Array[] = [];
+    // Odd-sized deltas: a sample split across two deltas is carried over, never lost or doubled.
+    for (let offset = 0; offset < agent.length; offset += 4_801) out.push(bytesToPcm16(outbound!.transcode(agent.subarray(offset, offset + 4_801)).slice()));
+    out.push(bytesToPcm16(outbound!.drain().slice()));
+    const total = out.reduce((sum, chunk) => sum + chunk.length, 0);
+    expect(total).toBe(16_000);
+    const joined = new Int16Array(total);
+    let at = 0;
+    for (const chunk of out) {
+      joined.set(chunk, at);
+      at += chunk.length;
+    }
+    expect(Math.abs(decibels(toneAmplitude(joined.subarray(800, 15_000), 3_000, 16_000) / 10_000))).toBeLessThanOrEqual(1);
   });
 
   it.each([

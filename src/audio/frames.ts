@@ -38,35 +38,43 @@ export function mulawSilence(byteCount: number): Uint8Array {
 }
 
 /**
- * Cuts an arbitrary stream of mu-law bytes into exact 160-byte frames, carrying the remainder to the next push.
- * Agent deltas are not frame-aligned; Twilio plays any size, but whole frames keep pacing, marks and the
- * sequence log in exact 20 ms units.
+ * Cuts an arbitrary stream of channel audio bytes into exact 20 ms frames (160 bytes of mu-law on the phone),
+ * carrying the remainder to the next push. Agent deltas are not frame-aligned; Twilio plays any size, but whole frames
+ * keep pacing, marks and the sequence log in exact 20 ms units.
  */
-export class MulawFramer {
-  private readonly pending = new Uint8Array(MULAW_BYTES_PER_FRAME);
+export class Framer {
+  private readonly pending: Uint8Array;
   private pendingByteCount = 0;
 
-  /** Bytes waiting for the next push to complete a frame (0..159). */
+  constructor(
+    private readonly bytesPerFrame: number = MULAW_BYTES_PER_FRAME,
+    private readonly silenceByte: number = MULAW_SILENCE_BYTE,
+  ) {
+    this.pending = new Uint8Array(bytesPerFrame);
+  }
+
+  /** Bytes waiting for the next push to complete a frame (0 .. bytesPerFrame - 1). */
   get pendingBytes(): number {
     return this.pendingByteCount;
   }
 
-  /** Returns the whole frames completed by `bytes`, oldest first; each is a fresh 160-byte array. */
+  /** Returns the whole frames completed by `bytes`, oldest first; each is a fresh array of one frame. */
   push(bytes: Uint8Array): Uint8Array[] {
+    const size = this.bytesPerFrame;
     const frames: Uint8Array[] = [];
     let offset = 0;
     if (this.pendingByteCount > 0) {
-      const take = Math.min(MULAW_BYTES_PER_FRAME - this.pendingByteCount, bytes.length);
+      const take = Math.min(size - this.pendingByteCount, bytes.length);
       this.pending.set(bytes.subarray(0, take), this.pendingByteCount);
       this.pendingByteCount += take;
       offset = take;
-      if (this.pendingByteCount < MULAW_BYTES_PER_FRAME) return frames;
+      if (this.pendingByteCount < size) return frames;
       frames.push(this.pending.slice());
       this.pendingByteCount = 0;
     }
-    while (bytes.length - offset >= MULAW_BYTES_PER_FRAME) {
-      frames.push(bytes.slice(offset, offset + MULAW_BYTES_PER_FRAME));
-      offset += MULAW_BYTES_PER_FRAME;
+    while (bytes.length - offset >= size) {
+      frames.push(bytes.slice(offset, offset + size));
+      offset += size;
     }
     if (offset < bytes.length) {
       this.pending.set(bytes.subarray(offset), 0);
@@ -75,10 +83,10 @@ export class MulawFramer {
     return frames;
   }
 
-  /** Emits the partial tail padded with mu-law silence to a whole frame, or null if nothing is pending. */
+  /** Emits the partial tail padded with silence to a whole frame, or null if nothing is pending. */
   flush(): Uint8Array | null {
     if (this.pendingByteCount === 0) return null;
-    const frame = mulawSilence(MULAW_BYTES_PER_FRAME);
+    const frame = new Uint8Array(this.bytesPerFrame).fill(this.silenceByte);
     frame.set(this.pending.subarray(0, this.pendingByteCount), 0);
     this.pendingByteCount = 0;
     return frame;
@@ -87,5 +95,12 @@ export class MulawFramer {
   /** Drops the partial tail (on interruption). */
   reset(): void {
     this.pendingByteCount = 0;
+  }
+}
+
+/** Twilio's framer: 160-byte mu-law frames padded with mu-law silence. */
+export class MulawFramer extends Framer {
+  constructor() {
+    super(MULAW_BYTES_PER_FRAME, MULAW_SILENCE_BYTE);
   }
 }

@@ -1,22 +1,28 @@
 /**
- * "Sorry, we lost the connection…" as 8 kHz mu-law, played when the provider session is lost for good.
+ * "Sorry, we lost the connection…" in the channel's audio (8 kHz mu-law on the phone), played when the provider session is lost for good.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { MULAW_BYTES_PER_MS, MULAW_SAMPLE_RATE_HZ } from '../audio/frames.js';
-import { encodeMulaw } from '../audio/mulaw.js';
-import { resampleClip } from '../audio/resampler.js';
+import { encodeClipFor, TWILIO_AUDIO, type ChannelAudio } from '../audio/channel-audio.js';
 import { readWav } from '../audio/wav.js';
 import type { CallEnding } from './call-ending.js';
 
-let apologyCache: Uint8Array | null = null;
+const apologyCache = new Map<ChannelAudio, Uint8Array>();
 
-/** Decoded once per process from the bundled WAV. */
+/** Decoded once per process and channel format from the bundled WAV. */
+export function apologyAudio(audio: ChannelAudio = TWILIO_AUDIO): Uint8Array {
+  let clip = apologyCache.get(audio);
+  if (clip === undefined) {
+    const wav = readWav(readFileSync(fileURLToPath(new URL('../../assets/apology.wav', import.meta.url))));
+    clip = encodeClipFor(audio, wav.samples, wav.sampleRateHz);
+    apologyCache.set(audio, clip);
+  }
+  return clip;
+}
+
+/** The apology as 8 kHz mu-law (Twilio's channel). */
 export function apologyMulaw(): Uint8Array {
-  if (apologyCache !== null) return apologyCache;
-  const wav = readWav(readFileSync(fileURLToPath(new URL('../../assets/apology.wav', import.meta.url))));
-  apologyCache = encodeMulaw(resampleClip(wav.samples, wav.sampleRateHz, MULAW_SAMPLE_RATE_HZ));
-  return apologyCache;
+  return apologyAudio(TWILIO_AUDIO);
 }
 
 /** How long after the apology started the stream closes even if the far end never acknowledges its end. */
@@ -29,11 +35,12 @@ const APOLOGY_GRACE_MS = 2_000;
 export function playApology(
   playout: { interrupt(): unknown; enqueue(responseId: string, itemId: string, mulaw: Uint8Array): boolean; endItem(responseId: string, itemId: string): void },
   ending: CallEnding,
+  audio: ChannelAudio = TWILIO_AUDIO,
 ): void {
   playout.interrupt();
-  const apology = apologyMulaw();
+  const apology = apologyAudio(audio);
   playout.enqueue('callbridge-apology', 'callbridge-apology', apology);
   playout.endItem('callbridge-apology', 'callbridge-apology');
   // Closed when its end mark comes back, or at the latest this long after it started.
-  ending.requestAfterPlayback(ending.pending ?? { kind: 'upstream_lost' }, { deadlineMs: apology.length / MULAW_BYTES_PER_MS + APOLOGY_GRACE_MS, poll: false });
+  ending.requestAfterPlayback(ending.pending ?? { kind: 'upstream_lost' }, { deadlineMs: apology.length / audio.bytesPerMs + APOLOGY_GRACE_MS, poll: false });
 }

@@ -13,7 +13,7 @@
  *     (the provider's adapter turns that into its own wire: truncate, cancel, drop late audio);
  *   - the greeting is asked for once, when the first session is ready; a re-dialled session continues the call.
  */
-import { MULAW_BYTES_PER_MS } from '../audio/frames.js';
+import { TWILIO_AUDIO, type ChannelAudio } from '../audio/channel-audio.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { VoiceAgentEvent, VoiceAgentFault, VoiceAgentSession } from '../voice/port.js';
@@ -46,6 +46,8 @@ export class Call {
   private readonly channel: CallerChannel;
   private readonly playout: Playout;
   private readonly audio: CallAudioConversion;
+  /** What the caller's channel carries (Twilio's mu-law, or the browser phone's wideband PCM). */
+  private readonly channelAudio: ChannelAudio;
   /** The current provider session. */
   private get agent(): VoiceAgentSession {
     return this.sessions.current;
@@ -73,7 +75,7 @@ export class Call {
   private readonly opening: CallOpening;
   /** The agent item whose audio is arriving, until its `agent_audio_done`. */
   private openItem: { responseId: string; itemId: string } | null = null;
-  private readonly counters = { responses: 0, bargeIns: 0, framesIn: 0, lateDeltasDropped: 0, upstreamFaults: 0 };
+  private readonly counters = { responses: 0, bargeIns: 0, framesIn: 0, lateDeltasDropped: 0, upstreamFaults: 0, typedLines: 0 };
   private readonly usage = emptyUsage();
 
   constructor(options: CallOptions) {
@@ -82,7 +84,8 @@ export class Call {
     this.clock = options.clock;
     this.channel = options.channel;
     this.startedAtMs = this.clock.now();
-    this.audio = new CallAudioConversion(options.agent.formats);
+    this.channelAudio = options.channel.audio ?? TWILIO_AUDIO;
+    this.audio = new CallAudioConversion(options.agent.formats, this.channelAudio);
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
     this.journal = new CallJournal(this.clock, options.onEvent);
     this.sessions = new CallSessions({
@@ -113,11 +116,12 @@ export class Call {
       markIntervalMs: options.settings.markIntervalMs,
       ...(options.settings.jitterCushionMs === undefined ? {} : { jitterCushionMs: options.settings.jitterCushionMs }),
       logger: this.logger,
+      audio: this.channelAudio,
       sink: playoutSink(channel, this.clock, options.audioTap),
       onItemStarted: (responseId, itemId, sentAtMs) => this.journal.agentAudioStarted(responseId, itemId, sentAtMs, this.turnLatency.agentAudioStarted(sentAtMs)),
     });
     this.keypad = new CallKeypad(this.clock, options.settings.forwardDtmf, { agent: () => this.agent, isLive: () => this.state === 'live' });
-    this.hold = new HoldPlayer(this.clock, this.playout);
+    this.hold = new HoldPlayer(this.clock, this.playout, this.channelAudio);
     this.ending = new CallEnding(this.clock, () => this.playout.isActive(), (outcome) => this.closeWithOutcome(outcome));
     this.limits = callLimits({
       clock: this.clock,
@@ -142,6 +146,7 @@ export class Call {
       onMedia: (payload) => this.onCallerAudio(payload),
       onMark: (name) => this.onMarkEchoed(name),
       onDtmf: (digit) => this.onDtmf(digit),
+      onText: (text) => this.onTypedLine(text),
       onStop: () => this.end('caller hung up'),
       onClose: ({ code }) => this.end(`stream closed (${code})`),
     });
@@ -241,7 +246,7 @@ export class Call {
     this.options.audioTap?.callerAudio(payload);
     if (this.opening.holdsCallerAudio) return;
     this.audio.caller(payload, this.appendToAgent);
-    this.turnLatency.callerAudio.appended(payload.length / MULAW_BYTES_PER_MS, this.clock.now());
+    this.turnLatency.callerAudio.appended(payload.length / this.channelAudio.bytesPerMs, this.clock.now());
   }
 
   private onDtmf(digit: string): void {
@@ -250,6 +255,17 @@ export class Call {
     this.journal.dtmf(digit);
     this.limits.onCallerActivity();
     this.keypad.press(digit);
+  }
+
+  /** A typed line (browser phone, terminal client): it interrupts the agent like speech, and is answered once. */
+  private onTypedLine(text: string): void {
+    if (this.state !== 'live' || this.opening.holdsCallerAudio) return;
+    this.onSpeechStarted(null);
+    const itemId = `${this.sessions.tag}typed-${++this.counters.typedLines}`;
+    this.sessions.memory.transcript('caller', itemId, text, true);
+    this.journal.publish({ type: 'transcript', atMs: this.clock.now(), speaker: 'caller', itemId, text, final: true });
+    this.agent.sendUserText(text);
+    this.agent.requestResponse({ reason: 'typed_text' });
   }
 
   // ---- agent → caller -------------------------------------------------------------------------------------------
@@ -358,7 +374,7 @@ export class Call {
     this.state = 'apologising';
     this.audio.resetAgent();
     this.openItem = null;
-    playApology(this.playout, this.ending);
+    playApology(this.playout, this.ending, this.channelAudio);
   }
 
   /** The agent's last words have played: leave the outcome for Twilio's next request, then close the stream. */

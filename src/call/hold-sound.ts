@@ -1,9 +1,8 @@
 /**
  * The hold sound: two soft beeps every second, played to the caller while a slow tool works, so the line never
- * sounds dead. Generated once per process as 8 kHz mu-law (no asset), faded in and out so it never clicks.
+ * sounds dead. Generated once per process and channel format (no asset), faded in and out so it never clicks.
  */
-import { MULAW_SAMPLE_RATE_HZ } from '../audio/frames.js';
-import { encodeMulaw } from '../audio/mulaw.js';
+import { encodeClipFor, TWILIO_AUDIO, type ChannelAudio } from '../audio/channel-audio.js';
 import type { Clock, TimerHandle } from '../clock.js';
 
 /** One cycle of the hold sound, ms: what is queued at a time. */
@@ -15,23 +14,31 @@ const BEEP_HZ = 480;
 const AMPLITUDE = 2_000;
 const FADE_MS = 10;
 
-let cycleCache: Uint8Array | null = null;
+const cycleCache = new Map<ChannelAudio, Uint8Array>();
 
 export function holdCycleMulaw(): Uint8Array {
-  if (cycleCache !== null) return cycleCache;
-  const samples = new Int16Array((HOLD_CYCLE_MS * MULAW_SAMPLE_RATE_HZ) / 1000);
-  const perMs = MULAW_SAMPLE_RATE_HZ / 1000;
+  return holdCycleAudio(TWILIO_AUDIO);
+}
+
+/** One cycle in the channel's audio, synthesised at its own rate (no resampling). */
+export function holdCycleAudio(audio: ChannelAudio): Uint8Array {
+  const cached = cycleCache.get(audio);
+  if (cached !== undefined) return cached;
+  const rateHz = audio.format.sampleRateHz;
+  const samples = new Int16Array((HOLD_CYCLE_MS * rateHz) / 1000);
+  const perMs = rateHz / 1000;
   const fade = FADE_MS * perMs;
   for (const startMs of [0, BEEP_MS + BEEP_GAP_MS]) {
     const start = startMs * perMs;
     const length = BEEP_MS * perMs;
     for (let index = 0; index < length; index++) {
       const envelope = Math.min(1, index / fade, (length - 1 - index) / fade);
-      samples[start + index] = Math.round(AMPLITUDE * envelope * Math.sin((2 * Math.PI * BEEP_HZ * index) / MULAW_SAMPLE_RATE_HZ));
+      samples[start + index] = Math.round(AMPLITUDE * envelope * Math.sin((2 * Math.PI * BEEP_HZ * index) / rateHz));
     }
   }
-  cycleCache = encodeMulaw(samples);
-  return cycleCache;
+  const cycle = encodeClipFor(audio, samples, rateHz);
+  cycleCache.set(audio, cycle);
+  return cycle;
 }
 
 /** What the hold player needs of the out-queue. */
@@ -62,6 +69,7 @@ export class HoldPlayer {
   constructor(
     private readonly clock: Clock,
     private readonly sink: HoldSink,
+    private readonly audio: ChannelAudio = TWILIO_AUDIO,
   ) {}
 
   get active(): boolean {
@@ -101,7 +109,7 @@ export class HoldPlayer {
 
   private queueCycle(): void {
     const itemId = `${HOLD_RESPONSE_ID}-${++this.cycles}`;
-    this.sink.enqueue(HOLD_RESPONSE_ID, itemId, holdCycleMulaw());
+    this.sink.enqueue(HOLD_RESPONSE_ID, itemId, holdCycleAudio(this.audio));
     this.sink.endItem(HOLD_RESPONSE_ID, itemId);
     this.timer = this.clock.setTimeout(() => this.queueCycle(), HOLD_CYCLE_MS);
   }

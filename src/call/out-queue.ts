@@ -6,20 +6,22 @@
  * (pipecat/livekit pattern: data an interruption cancels lives in the queue; `clear`/truncate bypass it).
  *
  * Invariants:
- * - Every frame payload is exactly MULAW_BYTES_PER_FRAME (160) bytes; only an item's last frame may be padded.
+ * - Every frame payload is exactly one 20 ms frame of the channel's audio (160 bytes of mu-law on the phone); only an
+ *   item's last frame may be padded.
  * - Frames of one item are queued in item order with `itemOffsetMs` = 20 × index; items never interleave.
  * - Each frame gets a `frameId` at enqueue, strictly increasing per queue: the identity the sequence log checks.
  * - A mark sits right behind each `markIntervalMs` of item audio (queued once the next frame of the item arrives), and
  *   one (`endOfItem`) behind the item's last frame; no two marks of an item share an offset.
  */
-import { FRAME_DURATION_MS, MULAW_BYTES_PER_FRAME, MulawFramer, mulawBytesToMs } from '../audio/frames.js';
+import { TWILIO_AUDIO, type ChannelAudio } from '../audio/channel-audio.js';
+import { FRAME_DURATION_MS, Framer } from '../audio/frames.js';
 
 /** One 20 ms frame of agent audio, ready to send to Twilio. */
 export interface FrameEntry {
   readonly kind: 'frame';
   readonly responseId: string;
   readonly itemId: string;
-  /** Exactly 160 bytes of mu-law. */
+  /** Exactly one 20 ms frame of the channel's audio (160 bytes of mu-law on the phone). */
   readonly payload: Uint8Array;
   /** Where this frame starts in the item, ms (a multiple of 20). */
   readonly itemOffsetMs: number;
@@ -58,12 +60,14 @@ export type PushResult = { readonly accepted: true; readonly framesQueued: numbe
 export interface OutQueueOptions {
   /** A mark follows every this many ms of item audio (≥ 20; config `call.markIntervalMs`, default 100). */
   markIntervalMs: number;
+  /** The caller channel's audio (default Twilio's 8 kHz mu-law). */
+  audio?: ChannelAudio;
 }
 
 interface OpenItem {
   readonly responseId: string;
   readonly itemId: string;
-  readonly framer: MulawFramer;
+  readonly framer: Framer;
   /** Whole frames queued so far for this item (sent or not). */
   frameCount: number;
   /** Item offset of the last interval mark placed, ms. */
@@ -72,6 +76,7 @@ interface OpenItem {
 
 export class OutQueue {
   private readonly markIntervalMs: number;
+  private readonly audio: ChannelAudio;
   /** FIFO; `head` avoids O(n) shifts on long answers. */
   private entries: OutEntry[] = [];
   private head = 0;
@@ -84,6 +89,7 @@ export class OutQueue {
   constructor(options: OutQueueOptions) {
     if (!(options.markIntervalMs >= FRAME_DURATION_MS)) throw new RangeError(`markIntervalMs must be ≥ ${FRAME_DURATION_MS}`);
     this.markIntervalMs = options.markIntervalMs;
+    this.audio = options.audio ?? TWILIO_AUDIO;
   }
 
   /** Entries waiting to be sent. */
@@ -131,17 +137,17 @@ export class OutQueue {
    * Audio is one stream: the first delta of a new item ends the open one (its padded tail and end mark go first),
    * so FIFO order across items holds even if `response.output_audio.done` is late or missing.
    */
-  push(responseId: string, itemId: string, mulaw: Uint8Array): PushResult {
+  push(responseId: string, itemId: string, audio: Uint8Array): PushResult {
     if (this.closedItemIds.has(itemId)) {
       this.rejectedPushCount++;
       return { accepted: false, framesQueued: 0 };
     }
     if (this.open !== null && this.open.itemId !== itemId) this.endItem(this.open.responseId, this.open.itemId);
     if (this.open === null) {
-      this.open = { responseId, itemId, framer: new MulawFramer(), frameCount: 0, lastMarkOffsetMs: 0 };
+      this.open = { responseId, itemId, framer: new Framer(this.audio.bytesPerFrame, this.audio.silenceByte), frameCount: 0, lastMarkOffsetMs: 0 };
     }
     const item = this.open;
-    const frames = item.framer.push(mulaw);
+    const frames = item.framer.push(audio);
     for (const payload of frames) this.appendFrame(item, payload, FRAME_DURATION_MS);
     return { accepted: true, framesQueued: frames.length };
   }
@@ -158,8 +164,8 @@ export class OutQueue {
     }
     const tailBytes = item.framer.pendingBytes;
     const tail = item.framer.flush();
-    if (tail !== null) this.appendFrame(item, tail, mulawBytesToMs(tailBytes));
-    const endOffsetMs = (item.frameCount - (tail === null ? 0 : 1)) * FRAME_DURATION_MS + (tail === null ? 0 : mulawBytesToMs(tailBytes));
+    if (tail !== null) this.appendFrame(item, tail, tailBytes / this.audio.bytesPerMs);
+    const endOffsetMs = (item.frameCount - (tail === null ? 0 : 1)) * FRAME_DURATION_MS + (tail === null ? 0 : tailBytes / this.audio.bytesPerMs);
     if (item.frameCount > 0) this.entries.push({ kind: 'mark', responseId: item.responseId, itemId, itemOffsetMs: endOffsetMs, endOfItem: true });
     this.closedItemIds.add(itemId);
     this.open = null;
@@ -189,7 +195,7 @@ export class OutQueue {
     }
     if (this.open !== null) {
       const pendingBytes = this.open.framer.pendingBytes;
-      if (pendingBytes > 0) itemOf(this.open.responseId, this.open.itemId).droppedAudioMs += mulawBytesToMs(pendingBytes);
+      if (pendingBytes > 0) itemOf(this.open.responseId, this.open.itemId).droppedAudioMs += pendingBytes / this.audio.bytesPerMs;
       this.open.framer.reset();
       this.closedItemIds.add(this.open.itemId);
       this.open = null;
@@ -200,7 +206,7 @@ export class OutQueue {
   }
 
   private appendFrame(item: OpenItem, payload: Uint8Array, audioMs: number): void {
-    if (payload.length !== MULAW_BYTES_PER_FRAME) throw new Error(`frame of ${payload.length} bytes`);
+    if (payload.length !== this.audio.bytesPerFrame) throw new Error(`frame of ${payload.length} bytes`);
     const itemOffsetMs = item.frameCount * FRAME_DURATION_MS;
     // The interval mark for the audio before this frame is placed when the next frame arrives, not when the
     // interval completes: an item that ends on an interval boundary then gets only its end mark there, never two

@@ -8,6 +8,7 @@
  */
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
+import type { ChannelAudio } from '../audio/channel-audio.js';
 import { FRAME_DURATION_MS } from '../audio/frames.js';
 import { DEFAULT_JITTER_CUSHION_MS, JitterCushion } from './jitter-cushion.js';
 import { OutQueue, type FrameEntry, type MarkEntry } from './out-queue.js';
@@ -40,6 +41,8 @@ export interface PlayoutOptions {
    * (config `call.jitterCushionMs`, default DEFAULT_JITTER_CUSHION_MS). See jitter-cushion.ts.
    */
   jitterCushionMs?: number;
+  /** The caller channel's audio (default Twilio's 8 kHz mu-law): frame size and silence padding follow it. */
+  audio?: ChannelAudio;
   /** Mark name prefix (default `cb`). */
   markPrefix?: string;
   /** The first frame of an item went to Twilio at `sentAtMs` (the agent's first audio of that item, for latency). */
@@ -103,7 +106,7 @@ export class Playout {
     this.sink = options.sink;
     this.markEchoGraceMs = options.markEchoGraceMs ?? 1_000;
     this.onItemStarted = options.onItemStarted;
-    this.queue = new OutQueue({ markIntervalMs: options.markIntervalMs });
+    this.queue = new OutQueue({ markIntervalMs: options.markIntervalMs, ...(options.audio === undefined ? {} : { audio: options.audio }) });
     this.ledger = new PlaybackLedger(options.markPrefix === undefined ? {} : { markPrefix: options.markPrefix });
     this.sequence = new SequenceLog(options.logger);
     const cushionMs = options.jitterCushionMs ?? DEFAULT_JITTER_CUSHION_MS;
@@ -121,15 +124,15 @@ export class Playout {
   }
 
   /**
-   * Queues agent audio (mu-law 8 kHz, any length) and sends what the lead allows now. Returns false when the delta
+   * Queues agent audio (the channel's audio, any length) and sends what the lead allows now. Returns false when the delta
    * was dropped: its item already ended or was cleared, or the playout is disposed.
    */
-  enqueue(responseId: string, itemId: string, mulaw: Uint8Array): boolean {
+  enqueue(responseId: string, itemId: string, audio: Uint8Array): boolean {
     if (this.disposed) return false;
     const nowMs = this.clock.now();
     const previousItemId = this.queue.openItemId;
     const ranDry = this.queue.length === 0 && nowMs > this.pacer.playbackEndMs;
-    const pushed = this.queue.push(responseId, itemId, mulaw);
+    const pushed = this.queue.push(responseId, itemId, audio);
     if (!pushed.accepted) {
       this.counters.lateDeltasDropped++;
       return false;

@@ -1,16 +1,19 @@
 /**
- * Exactly the transcoders a provider's formats need (the caller's side is always 8 kHz mu-law): none for mu-law
- * 8 kHz, a mu-law step for PCM16 8 kHz, stateful band-limited resamplers for PCM16 at 16 or 24 kHz.
+ * Exactly the transcoders between the caller channel's audio and a provider's formats. On the phone (8 kHz mu-law):
+ * none for mu-law 8 kHz, a mu-law step for PCM16 8 kHz, stateful band-limited resamplers for PCM16 at 16 or 24 kHz.
+ * On the browser phone (PCM16 at 16 or 24 kHz): none when the provider speaks the same, else a resampler and/or the
+ * mu-law step. A direction whose two formats are equal gets no converter (audio passes as it is).
  */
+import { TWILIO_AUDIO, type ChannelAudio } from '../audio/channel-audio.js';
+import { AudioConverter } from '../audio/converter.js';
 import { MULAW_SAMPLE_RATE_HZ } from '../audio/frames.js';
-import { InboundTranscoder, OutboundTranscoder } from '../audio/transcoder.js';
 import type { AudioFormat, VoiceAgentFormats } from '../voice/port.js';
 
 export interface CallTranscoders {
-  /** Caller → provider; null = pass Twilio's mu-law through. */
-  readonly inbound: InboundTranscoder | null;
-  /** Provider → caller; null = pass the provider's mu-law through. */
-  readonly outbound: OutboundTranscoder | null;
+  /** Caller → provider; null = the caller's audio passes through. */
+  readonly inbound: AudioConverter | null;
+  /** Provider → caller; null = the provider's audio passes through. */
+  readonly outbound: AudioConverter | null;
 }
 
 export class UnsupportedAudioFormatError extends Error {
@@ -27,13 +30,18 @@ function checked(format: AudioFormat, direction: string): AudioFormat {
   return format;
 }
 
+function same(a: AudioFormat, b: AudioFormat): boolean {
+  return a.encoding === b.encoding && a.sampleRateHz === b.sampleRateHz;
+}
+
 /** Throws UnsupportedAudioFormatError for a format the bridge cannot convert (e.g. mu-law at 16 kHz). */
-export function createTranscoders(formats: VoiceAgentFormats): CallTranscoders {
+export function createTranscoders(formats: VoiceAgentFormats, channel: ChannelAudio = TWILIO_AUDIO): CallTranscoders {
   const input = checked(formats.input, 'input');
   const output = checked(formats.output, 'output');
+  const caller = channel.format;
   return {
-    inbound: input.encoding === 'pcmu' ? null : new InboundTranscoder(input.sampleRateHz),
-    outbound: output.encoding === 'pcmu' ? null : new OutboundTranscoder(output.sampleRateHz),
+    inbound: same(caller, input) ? null : new AudioConverter(caller, input),
+    outbound: same(output, caller) ? null : new AudioConverter(output, caller, true),
   };
 }
 
@@ -50,7 +58,10 @@ export class CallAudioConversion {
   private builtFor: VoiceAgentFormats | null = null;
   private readonly heldCallerAudio: Uint8Array[] = [];
 
-  constructor(formats: VoiceAgentFormats | null) {
+  constructor(
+    formats: VoiceAgentFormats | null,
+    private readonly channel: ChannelAudio = TWILIO_AUDIO,
+  ) {
     if (formats !== null) this.adopt(formats);
   }
 
@@ -75,13 +86,13 @@ export class CallAudioConversion {
   /** Uses `formats` from now on; throws UnsupportedAudioFormatError (the old transcoders are kept then). */
   adopt(formats: VoiceAgentFormats): void {
     if (this.builtFor === formats) return;
-    const transcoders = createTranscoders(formats);
+    const transcoders = createTranscoders(formats, this.channel);
     this.dispose();
     this.transcoders = transcoders;
     this.builtFor = formats;
   }
 
-  /** Caller mu-law → the session's input format, passed to `append`; held while formats are unknown. */
+  /** Caller audio (the channel's format) → the session's input format, passed to `append`; held while formats are unknown. */
   caller(payload: Uint8Array, append: (audio: Uint8Array) => void): void {
     if (this.transcoders === null) {
       this.heldCallerAudio.push(payload);
@@ -113,7 +124,7 @@ export class CallAudioConversion {
     for (const payload of this.heldCallerAudio.splice(0)) this.caller(payload, append);
   }
 
-  /** Agent audio → mu-law; null before the formats are known. */
+  /** Agent audio → the channel's format; null before the formats are known. */
   agent(audio: Uint8Array): Uint8Array | null {
     if (this.transcoders === null) return null;
     const { outbound } = this.transcoders;

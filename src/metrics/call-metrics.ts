@@ -60,7 +60,7 @@ export interface CallMetricsOptions {
 
 /** What the observer keeps of a live call: dropped when it ends. */
 interface LiveCall {
-  readonly direction: 'inbound' | 'outbound';
+  readonly direction: 'inbound' | 'outbound' | 'browser';
   /** Counted in `callbridge_active_calls` (false for a call first heard of by an event). */
   readonly active: boolean;
   /** The provider now serving the call (a fallback changes it). */
@@ -155,7 +155,7 @@ export class CallMetrics implements CallObserver {
     this.refusals = new Counter({ name: 'callbridge_refusals_total', help: 'Calls refused before they started, by reason.', labelNames: ['reason'], registers });
 
     // Series that exist from the start, so rate() and absent() work before the first occurrence.
-    for (const direction of ['inbound', 'outbound']) this.activeCalls.set({ direction }, 0);
+    for (const direction of ['inbound', 'outbound', 'browser']) this.activeCalls.set({ direction }, 0);
     for (const outcome of ['ok', 'error']) this.toolCalls.inc({ outcome }, 0);
     for (const reason of REFUSAL_REASONS) this.refusals.inc({ reason }, 0);
 

@@ -15,7 +15,8 @@ export interface CallInfo {
   readonly streamSid: string;
   readonly from: string;
   readonly to: string;
-  readonly direction: 'inbound' | 'outbound';
+  /** `browser`: the console's browser phone or the terminal client (no phone number on either side). */
+  readonly direction: 'inbound' | 'outbound' | 'browser';
   /** The agent (agent file) serving the call. */
   readonly agent: string;
   /** The voice provider serving the call (`openai`, …). */

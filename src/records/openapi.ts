@@ -82,7 +82,7 @@ const callSidParameter: OpenApiParameter = {
   in: 'path',
   required: true,
   description: "Twilio's Call SID: `CA` and 32 lowercase hex digits.",
-  schema: { type: 'string', pattern: '^CA[0-9a-f]{32}$' },
+  schema: { type: 'string', pattern: '^(CA|WB)[0-9a-f]{32}$' },
 };
 
 const timeParameter = (name: string, description: string): OpenApiParameter => ({
@@ -102,7 +102,7 @@ const listParameters: readonly OpenApiParameter[] = [
     description: 'Only calls from or to this number (exact match, E.164). Encode `+` as `%2B`; an unencoded `+` (read as a space) is accepted too.',
     schema: { type: 'string', minLength: 1, maxLength: 64 },
   },
-  { name: 'direction', in: 'query', description: 'Only inbound or only outbound calls.', schema: { type: 'string', enum: ['inbound', 'outbound'] } },
+  { name: 'direction', in: 'query', description: 'Only calls of one direction (browser: the console phone and the terminal client).', schema: { type: 'string', enum: ['inbound', 'outbound', 'browser'] } },
   { name: 'endReason', in: 'query', description: 'Only calls that ended for this reason.', schema: { type: 'string', minLength: 1, maxLength: 100 } },
   { name: 'cursor', in: 'query', description: '`nextCursor` of the previous page.', schema: { type: 'string', minLength: 1 } },
   { name: 'limit', in: 'query', description: 'Calls per page.', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
@@ -111,7 +111,7 @@ const listParameters: readonly OpenApiParameter[] = [
 const listItemProperties: Readonly<Record<string, JsonSchema>> = {
   callSid: { type: 'string', description: "Twilio's Call SID." },
   streamSid: nullable('string', "Twilio's Media Stream SID; null when the stream never started."),
-  direction: { type: 'string', enum: ['inbound', 'outbound'] },
+  direction: { type: 'string', enum: ['inbound', 'outbound', 'browser'] },
   from: { type: 'string', description: "The caller's number (E.164, or `client:…`/`anonymous` as Twilio reports it)." },
   to: { type: 'string', description: 'The called number.' },
   agent: { type: 'string', description: 'The agent that handled the call.' },

@@ -26,7 +26,7 @@ type NullableTimestampColumn = ColumnType<Date | null, Date | null, Date | null>
 export interface CallsTable {
   call_sid: string;
   stream_sid: string | null;
-  direction: 'inbound' | 'outbound';
+  direction: 'inbound' | 'outbound' | 'browser';
   from_number: string;
   to_number: string;
   agent: string;
@@ -211,9 +211,23 @@ const m0001CallRecords: Migration = {
   },
 };
 
+/** Browser-phone calls (the console, the terminal client) are recorded like phone calls, with their own direction. */
+const m0002BrowserDirection: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    // `calls_direction_check` is the name PostgreSQL gave 0001's column check.
+    await sql`alter table calls drop constraint calls_direction_check`.execute(db);
+    await sql`alter table calls add constraint calls_direction_check check (direction in ('inbound', 'outbound', 'browser'))`.execute(db);
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    await sql`alter table calls drop constraint calls_direction_check`.execute(db);
+    await sql`alter table calls add constraint calls_direction_check check (direction in ('inbound', 'outbound'))`.execute(db);
+  },
+};
+
 /** Every migration, by name. Names sort in the order they must run. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_call_records': m0001CallRecords,
+  '0002_browser_direction': m0002BrowserDirection,
 };
 
 export const migrationProvider: MigrationProvider = {

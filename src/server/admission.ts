@@ -26,6 +26,7 @@ import { StreamTokenRegistry, type StreamTokenInfo } from '../twilio/stream-toke
 import { dialTwiml, hangUpTwiml, sayAndHangUpTwiml } from '../twilio/twiml.js';
 import { dialActionUrl, type AcceptedCall } from '../twilio/webhook.js';
 import type { VoiceAgentSession } from '../voice/port.js';
+import type { CallerChannel } from '../call/channel.js';
 import type { OutboundCalls } from '../outbound/outbound-calls.js';
 import type { RefusalReason } from '../metrics/call-metrics.js';
 import type { CallGuard } from './call-guard.js';
@@ -40,6 +41,8 @@ export type AgentDialer = (request: {
   provider?: VoiceProvider;
   /** A re-dial of a call already under way: no greeting of the provider's own (ElevenLabs' first message). */
   continuing?: boolean;
+  /** The caller's channel is wideband (the browser phone): ask the provider for its full-band audio. */
+  wideband?: boolean;
 }) => VoiceAgentSession;
 
 export interface CallAdmissionOptions {
@@ -69,7 +72,8 @@ export class CallAdmission {
   private readonly options: CallAdmissionOptions;
   private readonly logger: Logger;
   private readonly predialPool: PredialPool;
-  private readonly calls = new Set<Call>();
+  /** Live calls by call SID (the console hangs one up by its SID). */
+  private readonly calls = new Map<string, Call>();
   private readonly outcomes: OutcomeStore;
   private stopping = false;
   /** Draining: no new call is admitted; calls already announced or live go on. */
@@ -130,7 +134,7 @@ export class CallAdmission {
 
   /** The drain timed out: every live call's agent says `instructions` (a goodbye) and the call ends after it. */
   endAllPolitely(reason: string, instructions: string): void {
-    for (const call of this.calls) call.endPolitely(reason, instructions);
+    for (const call of this.calls.values()) call.endPolitely(reason, instructions);
   }
 
   private checkIdle(): void {
@@ -224,22 +228,69 @@ export class CallAdmission {
       return;
     }
     const agentDefinition = this.agentOf(announced);
+    const outbound = announced.direction === 'outbound' ? (this.options.outbound?.attach(start.callSid, start.streamSid) ?? null) : null;
+    this.launch({ channel: stream, agentDefinition, announced, predialled, outbound, callLogger, onClosed });
+  }
+
+  /**
+   * A browser-phone call (its one-time token already used by the upgrade): admitted like a phone call (capacity,
+   * drain), served by the same Call with the same agent, tools, records and metrics. False = refused (the channel
+   * is closed with a reason the page shows).
+   */
+  acceptBrowserCall(channel: CallerChannel & { sendTranscript(line: { speaker: string; itemId: string; text: string; final: boolean }): void }, agentName: string, onClosed: () => void): boolean {
+    const { callSid } = channel.start;
+    const callLogger = this.logger.child({ callSid, channel: 'browser' });
+    const refusal = this.stopping || this.draining ? 'draining' : this.calls.size + this.tokens.size >= this.options.config.server.maxConcurrentCalls ? 'capacity' : null;
+    if (refusal !== null) {
+      callLogger.warn({ reason: refusal }, 'browser call refused');
+      this.options.onRefusal?.(refusal);
+      channel.close(1013, refusal === 'draining' ? 'the server is draining: try again shortly' : 'at capacity: try again shortly');
+      onClosed();
+      return false;
+    }
+    const agentDefinition = this.agentOf({ agentName });
+    const announced = { callSid, from: 'browser', to: agentDefinition.name, agentName: agentDefinition.name, direction: 'browser' as const };
+    this.launch({ channel, agentDefinition, announced, predialled: null, outbound: null, callLogger, onClosed, wideband: true, onTranscript: (line) => channel.sendTranscript(line) });
+    return true;
+  }
+
+  /** Hangs up one live call (the console's button). False when this process serves no such call. */
+  hangUpCall(callSid: string, reason: string): boolean {
+    const call = this.calls.get(callSid);
+    call?.hangUp(reason);
+    return call !== undefined;
+  }
+
+  private launch(request: {
+    channel: CallerChannel;
+    agentDefinition: AgentDefinition;
+    announced: StreamTokenInfo | { callSid: string; from: string; to: string; agentName: string; direction: 'browser' };
+    predialled: VoiceAgentSession | null;
+    outbound: ReturnType<OutboundCalls['attach']> | null;
+    callLogger: Logger;
+    onClosed: () => void;
+    wideband?: boolean;
+    onTranscript?: (line: { speaker: string; itemId: string; text: string; final: boolean }) => void;
+  }): void {
+    const { channel, agentDefinition, announced, predialled, outbound, callLogger, onClosed } = request;
+    const { start } = channel;
+    const resumeNote = 'resumeNote' in announced ? announced.resumeNote : undefined;
     const variables = variablesOf(announced);
     // A re-dial opens the provider the call is on now (the fallback's, once it fell back).
     let provider = agentDefinition.provider;
     // A resumed call (after a failed transfer) continues: no provider greets it again on its own.
-    const resumed = announced.resumeNote !== undefined;
-    const dial = (continuing = resumed) => this.options.dialAgent({ agent: agentDefinition, variables, logger: callLogger, provider, continuing });
+    const resumed = resumeNote !== undefined;
+    const wideband = request.wideband === true;
+    const dial = (continuing = resumed) => this.options.dialAgent({ agent: agentDefinition, variables, logger: callLogger, provider, continuing, ...(wideband ? { wideband } : {}) });
     const fallbackProvider = agentDefinition.fallbackProvider;
     const agent = predialled ?? dial();
     const { config } = this.options;
-    const outbound = announced.direction === 'outbound' ? (this.options.outbound?.attach(start.callSid, start.streamSid) ?? null) : null;
     const info: CallInfo = outbound?.info ?? {
       callSid: start.callSid,
       streamSid: start.streamSid,
       from: announced.from,
       to: announced.to,
-      direction: 'inbound',
+      direction: announced.direction === 'browser' ? 'browser' : 'inbound',
       agent: agentDefinition.name,
       provider: agent.provider,
       model: agent.provider === 'openai' ? agentDefinition.model : agent.provider,
@@ -248,6 +299,7 @@ export class CallAdmission {
     };
     const audioTap = this.options.recordingFor?.(info, agentDefinition);
     const { observers } = this.options;
+    const onTranscript = request.onTranscript;
     const call = new Call({
       settings: {
         playbackLeadMs: config.call.playbackLeadMs,
@@ -255,14 +307,14 @@ export class CallAdmission {
         forwardDtmf: config.call.forwardDtmf,
         jitterCushionMs: config.call.jitterCushionMs,
         // The greeting is a template like the instructions ({{custom.name}} of an outbound call, {{callerNumber}}, …).
-        greeting: announced.resumeNote ?? (agentDefinition.greeting === null ? null : fillTemplate(agentDefinition.greeting, variables)),
-        greetingIsNote: announced.resumeNote !== undefined,
+        greeting: resumeNote ?? (agentDefinition.greeting === null ? null : fillTemplate(agentDefinition.greeting, variables)),
+        greetingIsNote: resumed,
         redialAttempts: config.openai.redialAttempts,
         rotateSessionAfterMs: config.openai.sessionRotateAfterS === 0 ? null : config.openai.sessionRotateAfterS * 1000,
       },
       clock: this.options.clock,
       logger: callLogger.child({ agent: agentDefinition.name }),
-      channel: stream,
+      channel,
       agent,
       tools: this.options.toolsFor(agentDefinition),
       numbers: { callerNumber: announced.from, calledNumber: announced.to },
@@ -279,22 +331,28 @@ export class CallAdmission {
               return dial();
             },
           }),
-      onEvent: (event) => observers.event(info, event),
+      onEvent:
+        onTranscript === undefined
+          ? (event) => observers.event(info, event)
+          : (event) => {
+              observers.event(info, event);
+              if (event.type === 'transcript') onTranscript(event);
+            },
       ...(audioTap === undefined ? {} : { audioTap }),
       ...(outbound?.answeringMachine === undefined ? {} : { answeringMachine: outbound.answeringMachine }),
       onStreamOutcome: (outcome: StreamOutcome) => this.outcomes.set(start.callSid, outcome),
     });
-    this.calls.add(call);
+    this.calls.set(start.callSid, call);
     call.ended.then(
       (summary) => {
-        this.calls.delete(call);
+        this.forget(start.callSid, call);
         onClosed();
         this.checkIdle();
         if (outbound === null) observers.ended(info, summary);
         else outbound.streamEnded(summary);
       },
       (error: unknown) => {
-        this.calls.delete(call);
+        this.forget(start.callSid, call);
         onClosed();
         this.checkIdle();
         outbound?.streamEnded(null);
@@ -305,6 +363,11 @@ export class CallAdmission {
     if (outbound === null) observers.started(info);
     call.start();
     outbound?.bindVerdict((answeredBy) => call.answeredBy(answeredBy));
+  }
+
+  /** A resumed stream of the same call (after a failed transfer) may already stand under its SID: keep that one. */
+  private forget(callSid: string, call: Call): void {
+    if (this.calls.get(callSid) === call) this.calls.delete(callSid);
   }
 
   private agentOf(info: { agentName?: string }): AgentDefinition {
@@ -322,7 +385,7 @@ export class CallAdmission {
     this.stopping = true;
     const deadlineMs = Date.now() + graceMs;
     this.predialPool.closeAll();
-    const ending = [...this.calls].map((call) => {
+    const ending = [...this.calls.values()].map((call) => {
       call.hangUp('server shutting down');
       return call.ended.catch(() => undefined);
     });

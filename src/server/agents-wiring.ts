@@ -66,7 +66,7 @@ export function createAgentDialer(options: AgentWiringOptions): AgentDialer {
     return dialer;
   };
 
-  return ({ agent, variables, logger, provider, continuing }) => {
+  return ({ agent, variables, logger, provider, continuing, wideband }) => {
     const chosen: VoiceProvider = provider ?? agent.provider;
     const instructions = fillTemplate(agent.instructions, variables);
     if (chosen === 'elevenlabs') {
@@ -78,7 +78,8 @@ export function createAgentDialer(options: AgentWiringOptions): AgentDialer {
       model: agent.model,
       settings: {
         instructions,
-        audioFormat: agent.audioFormat,
+        // A wideband caller (the browser phone) hears the model's own 24 kHz, whatever the phone setting is.
+        audioFormat: wideband === true ? 'pcm' : agent.audioFormat,
         transcriptionModel: agent.transcriptionModel,
         noiseReduction: options.config.openai.noiseReduction,
         turnDetection: agent.turnDetection,

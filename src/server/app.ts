@@ -25,6 +25,9 @@ import { checkMediaStreamUpgrade } from '../twilio/upgrade.js';
 import { createTwilioWebhookRouter } from '../twilio/webhook.js';
 import type { CallRecords } from '../records/service.js';
 import { CallAdmission } from './admission.js';
+import { PhoneTokens } from '../browser/phone-tokens.js';
+import { handlePhoneSocket } from '../browser/route.js';
+import { checkPhoneUpgrade, isPhoneUpgrade, PHONE_WS_PATH } from '../browser/upgrade.js';
 import { CallGuard } from './call-guard.js';
 import { createRecordsApiRouter } from './records-api.js';
 import type { CallMetrics, RefusalReason } from '../metrics/call-metrics.js';
@@ -75,6 +78,8 @@ export interface RunningServer {
    */
   drain(options: { timeoutMs: number; goodbyeGraceMs?: number }): Promise<void>;
   readonly draining: boolean;
+  /** One-time tokens for the browser phone's socket (the console issues them; tests may too). */
+  readonly phoneTokens: PhoneTokens;
 }
 
 /** What the agent says to a caller still on the line when a drain runs out of time. */
@@ -137,6 +142,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     ...(deps.records === undefined ? {} : { recordingFor: deps.records.recordingFor.bind(deps.records) }),
     ...(deps.metrics === undefined ? {} : { onRefusal: (reason: RefusalReason) => deps.metrics?.countRefusal(reason) }),
   });
+  const phoneTokens = new PhoneTokens({ clock });
   deps.metrics?.observeDraining(() => admission.isDraining || !admission.accepting);
 
   const app = express();
@@ -149,7 +155,9 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       verifyClient: (info, done) => {
         const verdict = !admission.accepting
           ? ({ ok: false, status: 503, reason: 'shutting down' } as const)
-          : checkMediaStreamUpgrade(info.req, config);
+          : isPhoneUpgrade(info.req)
+            ? checkPhoneUpgrade(info.req, phoneTokens)
+            : checkMediaStreamUpgrade(info.req, config);
         if (verdict.ok) return done(true);
         logger.warn({ url: info.req.url, status: verdict.status, reason: verdict.reason, remote: info.req.socket.remoteAddress }, 'WebSocket upgrade refused');
         done(false, verdict.status, verdict.reason);
@@ -196,6 +204,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   ws.app.ws('/media-stream', (socket: WebSocket) => {
     void handleMediaStream(socket);
   });
+  ws.app.ws(PHONE_WS_PATH, (socket: WebSocket, req) => handlePhoneSocket(socket, req, { tokens: phoneTokens, admission, logger }));
 
   app.use((_req, res) => {
     res.status(404).type('text/plain').send('Not found');
@@ -260,6 +269,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     get draining() {
       return admission.isDraining;
     },
+    phoneTokens,
     drain: ({ timeoutMs, goodbyeGraceMs = DRAIN_GOODBYE_GRACE_MS }) => {
       draining ??= (async () => {
         outbound.stop();
