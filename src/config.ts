@@ -143,6 +143,10 @@ export interface Config {
     /** Bearer key of /api (records, outbound calls); null = the API is off. */
     key: string | null;
   };
+  console: {
+    /** How long a console sign-in lasts (absolute, not renewed by use), seconds. The console needs CALLBRIDGE_API_KEY. */
+    sessionTtlS: number;
+  };
   metrics: {
     /** Bearer token of /metrics; null = open (scraped from inside the network: keep it off the public proxy). */
     token: string | null;
@@ -332,6 +336,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       maxBuffered: reader.integer('RECORDS_MAX_BUFFERED', 10_000, 10, 1_000_000),
     },
     api: { key: reader.secret('CALLBRIDGE_API_KEY') },
+    console: { sessionTtlS: reader.integer('CONSOLE_SESSION_TTL_S', 28_800, 60, 604_800) },
     metrics: { token: reader.secret('METRICS_TOKEN') },
     tracing: {
       otlpEndpoint: reader.url('OTEL_EXPORTER_OTLP_ENDPOINT', undefined, ['http:', 'https:']) ?? null,

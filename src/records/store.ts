@@ -14,6 +14,7 @@
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import type { Insertable, Kysely, Selectable, Transaction } from 'kysely';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { turnLatenciesBetween } from './overview-query.js';
 import type { CallsTable, Database } from './schema.js';
 import type { CallListItem, CallPage, CallQuery, CallRecord, RecordEvent, RecordStore, TranscriptLine } from './types.js';
 
@@ -95,6 +96,10 @@ export class KyselyRecordStore implements RecordStore {
       .where('started_at', '>=', new Date(fromEpochMs))
       .executeTakeFirst();
     return Number(row?.total ?? 0);
+  }
+
+  turnLatencies(range: { readonly fromEpochMs: number; readonly toEpochMs: number }, limit: number): Promise<number[]> {
+    return turnLatenciesBetween(this.db, range.fromEpochMs, range.toEpochMs, limit);
   }
 
   async getCall(callSid: string): Promise<CallRecord | null> {

@@ -8,7 +8,7 @@
  */
 import type { TokenUsage } from '../voice/port.js';
 
-export type CallDirection = 'inbound' | 'outbound';
+export type CallDirection = 'inbound' | 'outbound' | 'browser';
 
 /** One line of the transcript as the caller heard it. */
 export interface TranscriptLine {
@@ -141,5 +141,10 @@ export interface RecordStore {
   getCall(callSid: string): Promise<CallRecord | null>;
   /** USD of every call started at or after `fromEpochMs` (every instance's, on a shared database): the spend cap. */
   costSince(fromEpochMs: number): Promise<number>;
+  /**
+   * Latencies (ms) of the answered turns of calls started in [fromEpochMs, toEpochMs), newest calls first, at most
+   * `limit` values: the console's overview. Optional: a store without it (a test double) gives no latency figures.
+   */
+  turnLatencies?(range: { readonly fromEpochMs: number; readonly toEpochMs: number }, limit: number): Promise<number[]>;
   close(): Promise<void>;
 }

@@ -6,6 +6,7 @@
  * `…/.websocket` only after the handshake, so the check must happen here, not in an express middleware.)
  */
 import http from 'node:http';
+import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import expressWs from 'express-ws';
@@ -26,6 +27,9 @@ import { createTwilioWebhookRouter } from '../twilio/webhook.js';
 import type { CallRecords } from '../records/service.js';
 import { CallAdmission } from './admission.js';
 import { PhoneTokens } from '../browser/phone-tokens.js';
+import { consoleSessionAuth, trustedOriginsOf } from '../console/csrf.js';
+import { LiveCalls } from '../console/live-calls.js';
+import { createConsoleRouter, createConsoleSessions } from '../console/router.js';
 import { handlePhoneSocket } from '../browser/route.js';
 import { checkPhoneUpgrade, isPhoneUpgrade, PHONE_WS_PATH } from '../browser/upgrade.js';
 import { CallGuard } from './call-guard.js';
@@ -89,6 +93,9 @@ const DRAIN_GOODBYE_GRACE_MS = 30_000;
 
 const SHUTDOWN_GRACE_MS = 5_000;
 
+/** The console's built pages (`npm run build` → dist/web), the same place from src/server and dist/server. */
+const WEB_ASSETS_DIR = fileURLToPath(new URL('../../dist/web', import.meta.url));
+
 /** True when `promise` settled within `ms`. */
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -108,8 +115,11 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const onCallEnded = deps.onCallEnded;
   const guard = new CallGuard({ config, logger, store: () => deps.records?.store() ?? null });
   guard.start();
+  // The console's live view: every call's events so far, fanned out to signed-in pages.
+  const liveCalls = new LiveCalls({ logger });
   const observers = new CallObservers(
     [
+      liveCalls,
       ...(deps.records === undefined ? [] : [deps.records]),
       guard,
       ...(deps.metrics === undefined ? [] : [deps.metrics]),
@@ -192,8 +202,25 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   app.use(createOutboundRouter({ config, logger, outbound }));
 
   const records = deps.records;
+  const consoleSessions = createConsoleSessions({ config, clock, adminKey: config.api.key });
+  app.use(
+    createConsoleRouter({
+      config,
+      logger,
+      clock,
+      adminKey: config.api.key,
+      assetsDir: WEB_ASSETS_DIR,
+      roster,
+      phoneTokens,
+      liveCalls,
+      hangUp: (callSid, reason) => admission.hangUpCall(callSid, reason),
+      store: () => records?.store() ?? null,
+      sessions: consoleSessions,
+    }),
+  );
   app.use(
     createRecordsApiRouter({
+      ...(consoleSessions === null ? {} : { consoleSession: consoleSessionAuth(consoleSessions, trustedOriginsOf(config.server.publicBaseUrl)) }),
       apiKey: config.api.key,
       store: () => records?.store() ?? null,
       recordingsDir: records === undefined ? null : config.records.recordingsDir,
@@ -239,8 +266,11 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   });
   const { port } = httpServer.address() as AddressInfo;
 
-  if (config.api.key === null) logger.info('CALLBRIDGE_API_KEY is not set: the HTTP API (records, outbound calls) is off');
-  else if (!outbound.enabled) logger.info('outbound calls are off: set TWILIO_ACCOUNT_SID, TWILIO_FROM_NUMBER and a Twilio credential');
+  if (config.api.key === null) logger.info('CALLBRIDGE_API_KEY is not set: the HTTP API (records, outbound calls), the console and the browser phone are off');
+  else {
+    logger.info({ console: `${config.server.publicBaseUrl}/console` }, 'the operator console is on (sign in with CALLBRIDGE_API_KEY)');
+    if (!outbound.enabled) logger.info('outbound calls are off: set TWILIO_ACCOUNT_SID, TWILIO_FROM_NUMBER and a Twilio credential');
+  }
   if (config.twilio.authToken === null) {
     logger.warn('TWILIO_AUTH_TOKEN is not set: webhook and WebSocket signatures are NOT checked. Development only: anyone who can reach this port can place calls on your OpenAI key.');
   }

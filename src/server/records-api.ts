@@ -12,7 +12,7 @@ import type { Logger } from '../logger.js';
 import { isBadCursorError } from '../records/cursor.js';
 import { openApiDocument } from '../records/openapi.js';
 import type { CallQuery, RecordStore } from '../records/types.js';
-import { jsonError, requireApiKey } from './api-auth.js';
+import { jsonError, requireApiKey, type SessionAuth } from './api-auth.js';
 
 export interface RecordsApiOptions {
   /** CALLBRIDGE_API_KEY; null = the API is off (404 `api_disabled`). */
@@ -22,12 +22,15 @@ export interface RecordsApiOptions {
   /** RECORDINGS_DIR; null = recordings are not kept (404 `no_recording`). */
   recordingsDir: string | null;
   logger: Logger;
+  /** The operator console's session check (console/csrf.ts `consoleSessionAuth`); absent = the bearer key only. */
+  consoleSession?: SessionAuth;
 }
 
 export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 200;
 /** Twilio Call SIDs: `CA` + 32 lowercase hex digits. Checked before the store so junk never reaches SQL. */
-export const CALL_SID_PATTERN = /^CA[0-9a-f]{32}$/;
+/** A Twilio Call SID, or a browser-phone call's (WB…, minted by callbridge in the same shape). */
+export const CALL_SID_PATTERN = /^(CA|WB)[0-9a-f]{32}$/;
 
 /** A query parameter the API refuses; `code` is the stable error code, the message names the parameter. */
 export class BadParameterError extends Error {
@@ -99,7 +102,7 @@ export function parseCallQuery(query: Readonly<Record<string, unknown>>): CallQu
   if (number !== undefined) result.number = text('number', /^ \d+$/.test(number) ? `+${number.slice(1)}` : number);
   const direction = get('direction');
   if (direction !== undefined) {
-    if (direction !== 'inbound' && direction !== 'outbound') throw new BadParameterError('direction: must be inbound or outbound');
+    if (direction !== 'inbound' && direction !== 'outbound' && direction !== 'browser') throw new BadParameterError('direction: must be inbound, outbound or browser');
     result.direction = direction;
   }
   const endReason = get('endReason');
@@ -129,7 +132,12 @@ type Handler = (req: express.Request, res: express.Response) => Promise<void>;
 export function createRecordsApiRouter(options: RecordsApiOptions): express.Router {
   const { logger } = options;
   const router = express.Router();
-  const auth = requireApiKey({ apiKey: options.apiKey, logger, realm: 'callbridge' });
+  const auth = requireApiKey({
+    apiKey: options.apiKey,
+    logger,
+    realm: 'callbridge',
+    ...(options.consoleSession === undefined ? {} : { session: options.consoleSession }),
+  });
   const recordingsRoot = options.recordingsDir === null ? null : resolve(options.recordingsDir);
 
   /** Runs a handler; anything it throws is logged once and answered 500 without details (never a crash). */
@@ -157,7 +165,7 @@ export function createRecordsApiRouter(options: RecordsApiOptions): express.Rout
   const callSidOr400 = (req: express.Request, res: express.Response): string | null => {
     const callSid: unknown = req.params['callSid'];
     if (typeof callSid === 'string' && CALL_SID_PATTERN.test(callSid)) return callSid;
-    jsonError(res, 400, 'bad_parameter', 'callSid: not a Twilio Call SID (CA followed by 32 lowercase hex digits)');
+    jsonError(res, 400, 'bad_parameter', 'callSid: not a call SID (CA or WB followed by 32 lowercase hex digits)');
     return null;
   };
 

@@ -55,6 +55,16 @@ export class FakeRecordStore implements RecordStore {
     };
   }
 
+  /** Like the SQL (records/overview-query.ts): answered turns of calls started in the range, newest calls first. */
+  async turnLatencies(range: { fromEpochMs: number; toEpochMs: number }, limit: number): Promise<number[]> {
+    if (this.failWith !== null) throw this.failWith;
+    return [...this.records.values()]
+      .filter((r) => r.startedAtEpochMs >= range.fromEpochMs && r.startedAtEpochMs < range.toEpochMs)
+      .sort((a, b) => b.startedAtEpochMs - a.startedAtEpochMs)
+      .flatMap((r) => r.turns.flatMap((turn) => (turn.latencyMs === null ? [] : [turn.latencyMs])))
+      .slice(0, limit);
+  }
+
   async getCall(callSid: string): Promise<CallRecord | null> {
     this.gets.push(callSid);
     if (this.failWith !== null) throw this.failWith;
