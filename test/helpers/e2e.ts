@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import WebSocket from 'ws';
 import type { CallSummary } from '../../src/call/call.js';
+import type { Clock } from '../../src/clock.js';
 import type { AgentRoster } from '../../src/agents/types.js';
 import type { ToolDefinition } from '../../src/call/tools.js';
 import type { CallObserver } from '../../src/observers/hub.js';
@@ -58,6 +59,8 @@ export async function startBridge(options: {
   predial?: boolean;
   /** False: no last-chance secret filter on log lines, so a test can prove the code itself never logs a secret. */
   filterSecrets?: boolean;
+  /** The server's clock (default the system clock): a test that needs time to jump (a session's expiry) passes one. */
+  clock?: Clock;
   /** Run the bridge with call records (ServerDeps.records), built with the bridge's config and logger. */
   records?: (config: Readonly<Config>, logger: Logger) => CallRecords;
 } = {}): Promise<Bridge> {
@@ -92,6 +95,7 @@ export async function startBridge(options: {
     logger,
     upstream: { url: sim.url, model: config.openai.model, apiKey: OPENAI_KEY, authMode: 'bearer' },
     tools: options.tools,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.agents === undefined ? {} : { agents: options.agents }),
     ...(options.observers === undefined ? {} : { observers: options.observers }),
     ...(records === null ? {} : { records }),

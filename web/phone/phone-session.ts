@@ -14,6 +14,8 @@ export interface PhoneCounters {
   framesPlayed: number;
   marksEchoed: string[];
   clears: number;
+  /** Agent audio played (all answers so far) when each clear arrived, ms: what the page reported as heard. */
+  playedMsAtClears: number[];
   transcript: Array<{ speaker: 'caller' | 'agent'; text: string; final: boolean }>;
   callSid: string | null;
 }
@@ -27,10 +29,10 @@ export interface PhoneView {
   readonly muted: boolean;
 }
 
-type WorkletMessage = { type: 'marks'; names: string[]; cleared: boolean } | { type: 'played'; framesPlayed: number; queued: number };
+type WorkletMessage = { type: 'marks'; names: string[]; cleared: boolean; samplesPlayed?: number } | { type: 'played'; framesPlayed: number; queued: number };
 
 export function freshCounters(): PhoneCounters {
-  return { state: 'idle', framesReceived: 0, framesPlayed: 0, marksEchoed: [], clears: 0, transcript: [], callSid: null };
+  return { state: 'idle', framesReceived: 0, framesPlayed: 0, marksEchoed: [], clears: 0, playedMsAtClears: [], transcript: [], callSid: null };
 }
 
 export class PhoneSession {
@@ -178,6 +180,7 @@ export class PhoneSession {
       this.queued = message.queued;
       return;
     }
+    if (message.cleared && message.samplesPlayed !== undefined) this.counters.playedMsAtClears.push(message.samplesPlayed / (PHONE_RATE / 1000));
     for (const name of message.names) {
       if (this.sendJson({ type: 'mark', name })) this.counters.marksEchoed.push(name);
     }

@@ -3,8 +3,8 @@
  * names in arrival order, played to the first output (mono, copied to every channel).
  *
  * Main thread → worklet: `{type: 'frame', samples: Int16Array}`, `{type: 'mark', name}`, `{type: 'clear'}`.
- * Worklet → main thread: `{type: 'marks', names, cleared}` (marks the playhead passed, or every pending mark on a
- * clear) and `{type: 'played', framesPlayed, queued}` whenever a frame finished playing or a clear emptied the queue.
+ * Worklet → main thread: `{type: 'marks', names, cleared, samplesPlayed?}` (marks the playhead passed, or every
+ * pending mark on a clear, with the samples played by then) and `{type: 'played', framesPlayed, queued}` whenever a frame finished playing or a clear emptied the queue.
  */
 import { PlaybackFifo } from './playback-fifo.js';
 
@@ -22,7 +22,8 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       else if (command.type === 'mark') this.fifo.pushMark(command.name);
       else if (command.type === 'clear') {
         const names = this.fifo.clear();
-        this.port.postMessage({ type: 'marks', names, cleared: true });
+        // What had played when the clear came: the page's own account of what the caller heard.
+        this.port.postMessage({ type: 'marks', names, cleared: true, samplesPlayed: this.fifo.samplesPlayed });
         this.report(true);
       }
     };
