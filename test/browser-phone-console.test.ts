@@ -145,10 +145,13 @@ describe('console and browser phone in Chromium', () => {
     expect(await player.getAttribute('src')).toBe(`/api/calls/${callSid}/recording.wav`);
     const recording = await consolePage.evaluate(async (url) => {
       const response = await fetch(url);
-      return { status: response.status, type: response.headers.get('content-type'), bytes: (await response.arrayBuffer()).byteLength };
+      const body = await response.arrayBuffer();
+      return { status: response.status, type: response.headers.get('content-type'), bytes: body.byteLength, rateHz: new DataView(body).getUint32(24, true), channels: new DataView(body).getUint16(22, true) };
     }, `/api/calls/${callSid}/recording.wav`);
-    expect(recording).toMatchObject({ status: 200, type: 'audio/wav' });
-    expect(recording.bytes).toBeGreaterThan(44 + 24_000 * 4);
+    // Recorded wideband, as the browser heard it: stereo 24 kHz, as long as the call (± a second).
+    expect(recording).toMatchObject({ status: 200, type: 'audio/wav', rateHz: 24_000, channels: 2 });
+    const recordedMs = (recording.bytes - 44) / 4 / 24;
+    expect(Math.abs(recordedMs - summary!.durationMs)).toBeLessThan(1_000);
     expect(await consolePage.getByTestId('timeline-svg').locator('rect, line, circle, path').count()).toBeGreaterThan(5);
     await screenshot(consolePage, 'console-call');
     for (const [name, route] of [['console-overview', '/console/overview'], ['console-agents', '/console/agents']] as const) {

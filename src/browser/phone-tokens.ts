@@ -28,6 +28,12 @@ export class PhoneTokens {
     this.ttlMs = options.ttlMs ?? PHONE_TOKEN_TTL_MS;
   }
 
+  /** Tokens issued and neither used nor expired. */
+  get size(): number {
+    this.prune();
+    return this.entries.size;
+  }
+
   issue(info: PhoneTokenInfo): string {
     this.prune();
     const token = randomBytes(TOKEN_BYTES).toString('base64url');

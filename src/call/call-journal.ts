@@ -14,10 +14,10 @@ import type { InterruptResult, PlayoutSink } from './playout.js';
 
 /** The call's audio as the caller's line carried it, for a recording (see src/records/recording.ts). */
 export interface CallAudioTap {
-  /** A caller frame (mu-law 8 kHz) as received, while the call is live. */
-  callerAudio(mulaw: Uint8Array): void;
-  /** A frame of agent audio (mu-law 8 kHz, 20 ms) sent to the caller at `sentAtMs` (clock reading). */
-  agentFrame(mulaw: Uint8Array, sentAtMs: number): void;
+  /** A caller frame (the channel's audio: mu-law 8 kHz on the phone) as received, while the call is live. */
+  callerAudio(frame: Uint8Array): void;
+  /** A 20 ms frame of agent audio (the channel's audio) sent to the caller at `sentAtMs` (clock reading). */
+  agentFrame(frame: Uint8Array, sentAtMs: number): void;
   /** A `clear` went to the caller: what was buffered and not played yet is gone. */
   agentCleared(atMs: number): void;
 }

@@ -116,17 +116,20 @@ export class FileSink {
 }
 
 /** Writes the final sizes into the header, once the stream has let go of the file. */
-export async function patchHeader(filePath: string, dataBytes: number): Promise<void> {
+export async function patchHeader(filePath: string, dataBytes: number, sampleRateHz: number = MULAW_SAMPLE_RATE_HZ): Promise<void> {
   const handle = await open(filePath, 'r+');
   try {
-    await handle.write(wavHeader(dataBytes), 0, HEADER_BYTES, 0);
+    await handle.write(wavHeader(dataBytes, sampleRateHz), 0, HEADER_BYTES, 0);
   } finally {
     await handle.close();
   }
 }
 
-/** The canonical 44-byte header of 8 kHz 16-bit stereo PCM; `dataBytes` UNKNOWN_SIZE while the call runs. */
-export function wavHeader(dataBytes: number): Buffer {
+/**
+ * The canonical 44-byte header of 16-bit stereo PCM at `sampleRateHz` (the channel's rate: 8 kHz for Twilio);
+ * `dataBytes` UNKNOWN_SIZE while the call runs.
+ */
+export function wavHeader(dataBytes: number, sampleRateHz: number = MULAW_SAMPLE_RATE_HZ): Buffer {
   const header = Buffer.alloc(HEADER_BYTES);
   header.write('RIFF', 0, 'ascii');
   header.writeUInt32LE(dataBytes === UNKNOWN_SIZE ? UNKNOWN_SIZE : Math.min(UNKNOWN_SIZE, 36 + dataBytes), 4);
@@ -135,8 +138,8 @@ export function wavHeader(dataBytes: number): Buffer {
   header.writeUInt32LE(16, 16);
   header.writeUInt16LE(1, 20); // PCM
   header.writeUInt16LE(CHANNELS, 22);
-  header.writeUInt32LE(MULAW_SAMPLE_RATE_HZ, 24);
-  header.writeUInt32LE(MULAW_SAMPLE_RATE_HZ * BYTES_PER_STEREO_SAMPLE, 28);
+  header.writeUInt32LE(sampleRateHz, 24);
+  header.writeUInt32LE(sampleRateHz * BYTES_PER_STEREO_SAMPLE, 28);
   header.writeUInt16LE(BYTES_PER_STEREO_SAMPLE, 32);
   header.writeUInt16LE(16, 34);
   header.write('data', 36, 'ascii');

@@ -8,6 +8,7 @@
  */
 import { join } from 'node:path';
 import type { AgentDefinition } from '../agents/types.js';
+import type { ChannelAudio } from '../audio/channel-audio.js';
 import type { CallAudioTap } from '../call/call-journal.js';
 import type { CallEvent } from '../call/call-events.js';
 import type { CallSummary } from '../call/call-summary.js';
@@ -74,12 +75,21 @@ export class CallRecords implements CallObserver {
     return this.writer.stats();
   }
 
-  /** The recording tap for a call of `agent` (when the agent records), opened at the stream's start. */
-  recordingFor(info: CallInfo, agent: AgentDefinition): CallAudioTap | undefined {
+  /**
+   * The recording tap for a call of `agent` (when the agent records), opened at the stream's start; `audio` is the
+   * caller channel's audio (default Twilio's 8 kHz mu-law), which the recording keeps at its rate.
+   */
+  recordingFor(info: CallInfo, agent: AgentDefinition, audio?: ChannelAudio): CallAudioTap | undefined {
     if (!agent.recording) return undefined;
     // The recording creates RECORDINGS_DIR itself, asynchronously: nothing here blocks the stream's start.
     const dir = this.options.config.records.recordingsDir;
-    const recording = new CallRecording({ path: join(dir, `${info.callSid}.wav`), clock: this.options.clock, originMs: this.options.clock.now(), logger: this.logger.child({ callSid: info.callSid }) });
+    const recording = new CallRecording({
+      path: join(dir, `${info.callSid}.wav`),
+      clock: this.options.clock,
+      originMs: this.options.clock.now(),
+      logger: this.logger.child({ callSid: info.callSid }),
+      ...(audio === undefined ? {} : { audio }),
+    });
     this.collector(info.callSid).recording = recording;
     return recording;
   }

@@ -27,6 +27,7 @@ import { dialTwiml, hangUpTwiml, sayAndHangUpTwiml } from '../twilio/twiml.js';
 import { dialActionUrl, type AcceptedCall } from '../twilio/webhook.js';
 import type { VoiceAgentSession } from '../voice/port.js';
 import type { CallerChannel } from '../call/channel.js';
+import type { ChannelAudio } from '../audio/channel-audio.js';
 import type { OutboundCalls } from '../outbound/outbound-calls.js';
 import type { RefusalReason } from '../metrics/call-metrics.js';
 import type { CallGuard } from './call-guard.js';
@@ -64,7 +65,7 @@ export interface CallAdmissionOptions {
   /** A call refused at the door (for metrics). */
   onRefusal?(reason: RefusalReason): void;
   /** A recording of the call (its audio tap), when its agent records calls. */
-  recordingFor?(info: CallInfo, agent: AgentDefinition): CallAudioTap | undefined;
+  recordingFor?(info: CallInfo, agent: AgentDefinition, audio?: ChannelAudio): CallAudioTap | undefined;
 }
 
 export class CallAdmission {
@@ -297,7 +298,7 @@ export class CallAdmission {
       startedAtEpochMs: Date.now(),
       clockStartMs: this.options.clock.now(),
     };
-    const audioTap = this.options.recordingFor?.(info, agentDefinition);
+    const audioTap = this.options.recordingFor?.(info, agentDefinition, channel.audio);
     const { observers } = this.options;
     const onTranscript = request.onTranscript;
     const call = new Call({

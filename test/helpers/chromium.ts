@@ -56,7 +56,7 @@ export interface BrowserSession {
   close(): Promise<void>;
 }
 
-export async function launchChromium(options: { micWav?: string } = {}): Promise<BrowserSession> {
+export async function launchChromium(options: { micWav?: string; args?: readonly string[] } = {}): Promise<BrowserSession> {
   const args = [
     '--no-sandbox',
     '--disable-gpu',
@@ -69,6 +69,7 @@ export async function launchChromium(options: { micWav?: string } = {}): Promise
     '--use-fake-ui-for-media-stream',
     '--use-fake-device-for-media-stream',
     ...(options.micWav === undefined ? [] : [`--use-file-for-fake-audio-capture=${options.micWav}`]),
+    ...(options.args ?? []),
   ];
   // playwright gives the browser a fresh, empty profile of its own.
   const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args });
