@@ -6,8 +6,11 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.web.json ./
 COPY src ./src
+COPY web ./web
+COPY scripts/build-web.ts ./scripts/build-web.ts
+# The server (tsc → dist/) and the console's pages (esbuild → dist/web/).
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime
