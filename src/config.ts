@@ -3,6 +3,7 @@
  * `ConfigError` whose message is one line naming the variable and what is wrong (the entry point prints it and exits
  * without a stack trace).
  */
+import { readClusterConfig, type ClusterConfig } from './config-cluster.js';
 import { EnvReader, type Env } from './config-reader.js';
 import { ConfigError } from './config-error.js';
 import { parsePriceTable, type PriceTable } from './records/pricing.js';
@@ -139,6 +140,8 @@ export interface Config {
     /** Finished records held in memory while the database is unreachable; beyond it the oldest are dropped (counted). */
     maxBuffered: number;
   };
+  /** Several instances behind one load balancer (src/config-cluster.ts). */
+  cluster: ClusterConfig;
   api: {
     /** Bearer key of /api (records, outbound calls); null = the API is off. */
     key: string | null;
@@ -272,6 +275,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   // Records want the caller's words: transcription is on by default while records are (`off` turns it off).
   const transcription = reader.string('INPUT_TRANSCRIPTION_MODEL', recordsEnabled ? DEFAULT_TRANSCRIPTION_MODEL : 'off');
 
+  const databaseUrl = reader.url('DATABASE_URL', undefined, ['postgres:', 'postgresql:']) ?? null;
   const config: Config = {
     nodeEnv,
     logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
@@ -328,13 +332,14 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     records: {
       enabled: recordsEnabled,
       dataDir: reader.string('DATA_DIR', './data'),
-      databaseUrl: reader.url('DATABASE_URL', undefined, ['postgres:', 'postgresql:']) ?? null,
+      databaseUrl,
       recordingsDir: reader.string('RECORDINGS_DIR', './data/recordings'),
       recordCalls: reader.boolean('RECORD_CALLS', false),
       recordingRetentionDays: reader.integer('RECORDING_RETENTION_DAYS', 30, 0, 36_500),
       prices: reader.parsed('PRICE_TABLE', parsePriceTable, () => parsePriceTable('{}')),
       maxBuffered: reader.integer('RECORDS_MAX_BUFFERED', 10_000, 10, 1_000_000),
     },
+    cluster: readClusterConfig(reader, { publicBaseUrl: publicBaseUrl ?? `http://localhost:${port}`, databaseUrl, production }),
     api: { key: reader.secret('CALLBRIDGE_API_KEY') },
     console: { sessionTtlS: reader.integer('CONSOLE_SESSION_TTL_S', 28_800, 60, 604_800) },
     metrics: { token: reader.secret('METRICS_TOKEN') },

@@ -9,7 +9,8 @@ const root = new URL('../', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, root), 'utf8');
 
 function variablesReadByConfig(): string[] {
-  const source = read('src/config.ts');
+  // config.ts and the sections it reads from files of their own (config-*.ts).
+  const source = read('src/config.ts') + read('src/config-cluster.ts');
   const names = [...source.matchAll(/(?:reader\.\w+|env)\(?\[?'([A-Z][A-Z0-9_]+)'/g)].map((match) => match[1]!);
   return [...new Set(names)].sort();
 }

@@ -218,7 +218,7 @@ function storeSuite(kind: 'pglite' | 'postgres', makeTarget: () => Promise<Targe
     expect(again.applied).toEqual([]);
     expect(await store.getCall(makeRecord().callSid)).toStrictEqual(makeRecord());
     const migrations = await store.db.selectFrom(MIGRATION_TABLE as never).select(['name' as never]).execute();
-    expect(migrations).toEqual([{ name: '0001_call_records' }, { name: '0002_browser_direction' }]);
+    expect(migrations).toEqual([{ name: '0001_call_records' }, { name: '0002_browser_direction' }, { name: '0003_cluster' }]);
   });
 }
 
@@ -276,7 +276,7 @@ describe.skipIf(mode === 'skip')('record store on PostgreSQL', () => {
     it('two instances starting at once both succeed; one migrates, the other finds nothing to do', async () => {
       const [first, second] = await Promise.all([reopenWithLogs({ databaseUrl: fresh.url, dataDir: '/x' }), reopenWithLogs({ databaseUrl: fresh.url, dataDir: '/x' })]);
       try {
-        expect([first.applied, second.applied].map((applied) => JSON.stringify(applied)).sort()).toEqual(['["0001_call_records","0002_browser_direction"]', '[]']);
+        expect([first.applied, second.applied].map((applied) => JSON.stringify(applied)).sort()).toEqual(['["0001_call_records","0002_browser_direction","0003_cluster"]', '[]']);
         await first.store.insertCalls([makeRecord()]);
         expect(await second.store.getCall(makeRecord().callSid)).toStrictEqual(makeRecord());
       } finally {

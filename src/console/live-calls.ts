@@ -117,6 +117,11 @@ export class LiveCalls implements CallObserver {
     this.end(info.callSid, tracked?.lastStatus ?? 'not answered', Math.max(0, this.epochNow() - info.startedAtEpochMs));
   }
 
+  /** A call another instance served ended there, or was lost with it (the cluster's view, src/cluster/). */
+  endRemote(callSid: string, endReason: string, durationMs: number): void {
+    this.end(callSid, endReason, durationMs);
+  }
+
   /** Every live call with its events so far, oldest call first. Fresh arrays: the caller may keep them. */
   snapshot(): LiveCall[] {
     return [...this.calls.values()].map(liveCallOf);

@@ -27,6 +27,8 @@ export interface CallInfo {
   readonly startedAtEpochMs: number;
   /** The call clock's reading at `startedAtEpochMs`: events' `atMs` minus this is ms into the call. */
   readonly clockStartMs: number;
+  /** The instance serving the call (INSTANCE_ID): the console shows it, a remote hang-up is sent there. */
+  readonly instanceId?: string;
 }
 
 export interface CallObserver {

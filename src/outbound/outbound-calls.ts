@@ -234,7 +234,8 @@ export class OutboundCalls {
 
   private async place(job: Job): Promise<void> {
     const { config, clock } = this.options;
-    const base = config.server.publicBaseUrl;
+    // The call's voice, status and AMD requests come back to this instance: the job lives here.
+    const base = config.cluster.instancePublicUrl;
     const query = `?request=${job.requestId}`;
     const { agent, to } = job.request;
     const mode = agent.outbound.answeringMachine;
@@ -262,6 +263,7 @@ export class OutboundCalls {
         model: agent.provider === 'openai' ? agent.model : agent.provider,
         startedAtEpochMs: Date.now(),
         clockStartMs: clock.now(),
+        instanceId: config.cluster.instanceId,
       };
       this.logger.info({ callSid: created.sid, requestId: job.requestId, to, agent: agent.name, answeringMachine: mode }, 'outbound call placed');
       this.options.observers.started(job.info);

@@ -224,10 +224,41 @@ const m0002BrowserDirection: Migration = {
   },
 };
 
+/**
+ * Several instances on one database (src/cluster/): each instance's heartbeat and figures, and every live call with the
+ * instance that serves it, so a survivor can tell which calls a dead instance took with it.
+ */
+const m0003Cluster: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('cluster_instances')
+      .addColumn('instance_id', 'text', (col) => col.primaryKey())
+      .addColumn('public_url', 'text', (col) => col.notNull())
+      .addColumn('started_at', 'timestamptz', (col) => col.notNull())
+      .addColumn('heartbeat_at', 'timestamptz', (col) => col.notNull())
+      .addColumn('active_calls', 'integer', (col) => col.notNull().defaultTo(0))
+      .addColumn('max_calls', 'integer', (col) => col.notNull())
+      .addColumn('draining', 'boolean', (col) => col.notNull().defaultTo(false))
+      .execute();
+    await db.schema
+      .createTable('cluster_live_calls')
+      .addColumn('call_sid', 'text', (col) => col.primaryKey())
+      .addColumn('instance_id', 'text', (col) => col.notNull())
+      .addColumn('info', 'jsonb', (col) => col.notNull())
+      .addColumn('started_at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))
+      .execute();
+    await db.schema.createIndex('cluster_live_calls_instance_idx').on('cluster_live_calls').column('instance_id').execute();
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    for (const table of ['cluster_live_calls', 'cluster_instances']) await db.schema.dropTable(table).ifExists().execute();
+  },
+};
+
 /** Every migration, by name. Names sort in the order they must run. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_call_records': m0001CallRecords,
   '0002_browser_direction': m0002BrowserDirection,
+  '0003_cluster': m0003Cluster,
 };
 
 export const migrationProvider: MigrationProvider = {

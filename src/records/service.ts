@@ -6,6 +6,7 @@
  *
  * A recorded call's record waits for its WAV to be closed, so the record names a complete file.
  */
+import { emptySummary } from '../call/call-summary.js';
 import { join } from 'node:path';
 import type { AgentDefinition } from '../agents/types.js';
 import type { ChannelAudio } from '../audio/channel-audio.js';
@@ -115,6 +116,20 @@ export class CallRecords implements CallObserver {
   /** Outbound calls that never connected (busy, no answer, failed) end here, with no stream summary. */
   async callNotConnected(info: CallInfo): Promise<void> {
     await this.finish(info, null);
+  }
+
+  /**
+   * A call another instance served and took with it when it died (the cluster found it, src/cluster/): recorded with
+   * what is known (who, which agent, when), ended `instance_lost`. Idempotent per callSid like every record.
+   */
+  callLost(info: CallInfo, endedAtEpochMs: number): void {
+    const summary = { ...emptySummary(), callSid: info.callSid, streamSid: info.streamSid, endReason: 'instance_lost', durationMs: Math.max(0, endedAtEpochMs - info.startedAtEpochMs) };
+    const record = buildCallRecord(
+      { info, clockStartMs: info.clockStartMs, model: info.model, prices: this.options.config.records.prices, redactor: this.redactor, recording: null, endedAtEpochMs },
+      [],
+      summary,
+    );
+    this.writer.enqueue(record);
   }
 
   /** Waits for the records still being written, at most `deadlineMs`. */

@@ -297,6 +297,7 @@ export class CallAdmission {
       model: agent.provider === 'openai' ? agentDefinition.model : agent.provider,
       startedAtEpochMs: Date.now(),
       clockStartMs: this.options.clock.now(),
+      instanceId: config.cluster.instanceId,
     };
     const audioTap = this.options.recordingFor?.(info, agentDefinition, channel.audio);
     const { observers } = this.options;

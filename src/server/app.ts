@@ -29,6 +29,7 @@ import { CallAdmission } from './admission.js';
 import { PhoneTokens } from '../browser/phone-tokens.js';
 import { consoleSessionAuth, trustedOriginsOf } from '../console/csrf.js';
 import { LiveCalls } from '../console/live-calls.js';
+import { ClusterMembership } from '../cluster/membership.js';
 import { createConsoleRouter, createConsoleSessions } from '../console/router.js';
 import { handlePhoneSocket } from '../browser/route.js';
 import { checkPhoneUpgrade, isPhoneUpgrade, PHONE_WS_PATH } from '../browser/upgrade.js';
@@ -203,6 +204,24 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
 
   const records = deps.records;
   const consoleSessions = createConsoleSessions({ config, clock, adminKey: config.api.key });
+  const cluster =
+    config.cluster.enabled && config.records.databaseUrl !== null
+      ? new ClusterMembership({
+          cluster: config.cluster,
+          databaseUrl: config.records.databaseUrl,
+          logger,
+          liveCalls,
+          figures: () => ({ activeCalls: admission.activeCalls, maxCalls: config.server.maxConcurrentCalls, draining: !admission.ready }),
+          hangUpLocal: (callSid, reason) => admission.hangUpCall(callSid, reason),
+          onLostCalls: (lost) => {
+            for (const call of lost) records?.callLost(call.info, Date.now());
+          },
+        })
+      : null;
+  const instances = async () =>
+    cluster === null
+      ? [{ instanceId: config.cluster.instanceId, publicUrl: config.cluster.instancePublicUrl, activeCalls: admission.activeCalls, maxCalls: config.server.maxConcurrentCalls, draining: !admission.ready, alive: true }]
+      : cluster.instances();
   app.use(
     createConsoleRouter({
       config,
@@ -213,7 +232,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       roster,
       phoneTokens,
       liveCalls,
-      hangUp: (callSid, reason) => admission.hangUpCall(callSid, reason),
+      hangUp: (callSid, reason) => admission.hangUpCall(callSid, reason) || (cluster?.hangUpRemote(callSid, reason) ?? false),
       store: () => records?.store() ?? null,
       sessions: consoleSessions,
     }),
@@ -222,6 +241,8 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     createRecordsApiRouter({
       ...(consoleSessions === null ? {} : { consoleSession: consoleSessionAuth(consoleSessions, trustedOriginsOf(config.server.publicBaseUrl)) }),
       apiKey: config.api.key,
+      liveCalls: () => liveCalls.snapshot(),
+      instances,
       store: () => records?.store() ?? null,
       recordingsDir: records === undefined ? null : config.records.recordingsDir,
       logger,
@@ -265,6 +286,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     });
   });
   const { port } = httpServer.address() as AddressInfo;
+  void cluster?.join();
 
   if (config.api.key === null) logger.info('CALLBRIDGE_API_KEY is not set: the HTTP API (records, outbound calls), the console and the browser phone are off');
   else {
@@ -283,6 +305,8 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       outbound.stop();
       guard.stop();
       await admission.shutdown(SHUTDOWN_GRACE_MS);
+      // After the calls ended: the others hear of it, then this instance leaves.
+      await cluster?.stop();
       for (const client of ws.getWss().clients) client.terminate();
       httpServer.closeAllConnections();
       await httpClosed;

@@ -24,6 +24,10 @@ export interface RecordsApiOptions {
   logger: Logger;
   /** The operator console's session check (console/csrf.ts `consoleSessionAuth`); absent = the bearer key only. */
   consoleSession?: SessionAuth;
+  /** The calls in progress (every instance's, when clustered): `GET /api/calls?live=1`. */
+  liveCalls?: () => readonly unknown[];
+  /** Every instance with its figures: `GET /api/instances`. */
+  instances?: () => Promise<readonly unknown[]>;
 }
 
 export const DEFAULT_PAGE_LIMIT = 50;
@@ -179,12 +183,25 @@ export function createRecordsApiRouter(options: RecordsApiOptions): express.Rout
     res.json(openApiDocument);
   });
 
-  // `?live=1` (live calls) will branch here, before the records query is parsed.
+  router.get(
+    '/api/instances',
+    auth,
+    noStore,
+    guarded('GET /api/instances', async (_req, res) => {
+      res.json({ instances: (await options.instances?.()) ?? [] });
+    }),
+  );
+
   router.get(
     '/api/calls',
     auth,
     noStore,
     guarded('GET /api/calls', async (req, res) => {
+      // The calls in progress, not records: on any instance, every instance's when clustered.
+      if (req.query['live'] === '1' && options.liveCalls !== undefined) {
+        res.json({ calls: options.liveCalls() });
+        return;
+      }
       let query: CallQuery;
       try {
         query = parseCallQuery(req.query as Record<string, unknown>);

@@ -45,7 +45,8 @@ export function signTwilioRequest(authToken: string, url: string, params: Signed
 export const MEDIA_STREAM_PATH = '/media-stream';
 
 /**
- * The stream URL Twilio is told to open: `https://h` → `wss://h/media-stream`, `http://h` → `ws://h/media-stream`.
+ * The stream URL Twilio is told to open: `https://h` → `wss://h/media-stream`, `http://h` → `ws://h/media-stream`,
+ * and an instance behind a path prefix `https://h/i/a` → `wss://h/i/a/media-stream` (the proxy strips the prefix).
  * Throws TypeError for any other scheme (config only admits http/https).
  */
 export function mediaStreamUrl(publicBaseUrl: string): string {
@@ -54,5 +55,5 @@ export function mediaStreamUrl(publicBaseUrl: string): string {
   if (base.protocol === 'https:') scheme = 'wss:';
   else if (base.protocol === 'http:') scheme = 'ws:';
   else throw new TypeError(`public base URL must be http or https (got "${publicBaseUrl}")`);
-  return `${scheme}//${base.host}${MEDIA_STREAM_PATH}`;
+  return `${scheme}//${base.host}${base.pathname.replace(/\/+$/, '')}${MEDIA_STREAM_PATH}`;
 }

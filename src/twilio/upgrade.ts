@@ -10,7 +10,7 @@ export type UpgradeCheck = { ok: true } | { ok: false; status: 403 | 404; reason
 
 /**
  * 404 unless the path is exactly `/media-stream` (query ignored); with an auth token configured, 403 unless
- * `X-Twilio-Signature` signs `mediaStreamUrl(publicBaseUrl)` with no params. The path is compared as sent rather
+ * `X-Twilio-Signature` signs `mediaStreamUrl(INSTANCE_PUBLIC_URL)` (the stream URL our TwiML named) with no params. The path is compared as sent rather
  * than through `new URL()`, which would read `//host/media-stream` as a host and a matching path.
  */
 export function checkMediaStreamUpgrade(req: http.IncomingMessage, config: Readonly<Config>): UpgradeCheck {
@@ -23,7 +23,7 @@ export function checkMediaStreamUpgrade(req: http.IncomingMessage, config: Reado
   if (authToken === null) return { ok: true };
   const header = req.headers['x-twilio-signature'];
   const signature = typeof header === 'string' ? header : undefined;
-  if (!isValidUpgradeSignature(authToken, signature, mediaStreamUrl(config.server.publicBaseUrl))) {
+  if (!isValidUpgradeSignature(authToken, signature, mediaStreamUrl(config.cluster.instancePublicUrl))) {
     return { ok: false, status: 403, reason: signature === undefined ? 'Missing Twilio signature' : 'Invalid Twilio signature' };
   }
   return { ok: true };

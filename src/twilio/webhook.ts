@@ -80,8 +80,12 @@ export function signedTwilioForm(deps: Pick<TwilioWebhookDeps, 'config' | 'logge
       const params = formParams(req.body);
       const authToken = config.twilio.authToken;
       if (authToken !== null) {
+        // Twilio signs the URL it used: the load balancer's (the number's webhook) or this instance's own (every
+        // callback of a call this instance answered). Both are ours; nothing else is accepted.
         const url = config.server.publicBaseUrl + req.originalUrl;
-        if (!isValidWebhookSignature(authToken, req.get('x-twilio-signature'), url, params)) {
+        const instanceUrl = config.cluster.instancePublicUrl + req.originalUrl;
+        const signature = req.get('x-twilio-signature');
+        if (!isValidWebhookSignature(authToken, signature, url, params) && (instanceUrl === url || !isValidWebhookSignature(authToken, signature, instanceUrl, params))) {
           deps.logger.warn({ url, hasSignature: req.get('x-twilio-signature') !== undefined }, 'rejected unsigned or mis-signed Twilio webhook');
           res.status(403).type('text/plain').send('Forbidden');
           return;
@@ -101,8 +105,10 @@ export function signedTwilioForm(deps: Pick<TwilioWebhookDeps, 'config' | 'logge
 export function createTwilioWebhookRouter(deps: TwilioWebhookDeps): express.Router {
   const { config, tokens } = deps;
   const router = express.Router();
-  const streamUrl = mediaStreamUrl(config.server.publicBaseUrl);
-  const connectActionUrl = config.server.publicBaseUrl + CONNECT_ACTION_PATH;
+  // Sticky by design: the stream and the call's later requests come to the instance that answered (its token, its
+  // pre-dialled session and the call's outcome live here), whichever instance the load balancer chose.
+  const streamUrl = mediaStreamUrl(config.cluster.instancePublicUrl);
+  const connectActionUrl = config.cluster.instancePublicUrl + CONNECT_ACTION_PATH;
 
   /** Issues a one-time stream token and answers the TwiML that connects the call's stream to us. */
   const connectStream = (info: StreamTokenInfo, logger: Logger): string => {
@@ -189,5 +195,5 @@ export function createTwilioWebhookRouter(deps: TwilioWebhookDeps): express.Rout
 
 /** The absolute URL a transfer's `<Dial action>` reports to. */
 export function dialActionUrl(config: Readonly<Config>): string {
-  return config.server.publicBaseUrl + DIAL_ACTION_PATH;
+  return config.cluster.instancePublicUrl + DIAL_ACTION_PATH;
 }
