@@ -9,7 +9,8 @@ import { runChatCli } from '../src/chat/cli.js';
 import type { ChatSession } from '../src/chat/session.js';
 
 // Variables already in the environment win over .env, as for the server.
-dotenv.config({ quiet: true });
+// DOTENV_CONFIG_PATH names another file (tests point it nowhere, so a developer's own .env stays out of them).
+dotenv.config({ quiet: true, ...(process.env['DOTENV_CONFIG_PATH'] === undefined ? {} : { path: process.env['DOTENV_CONFIG_PATH'] }) });
 process.stdout.on('error', () => undefined);
 
 let session: ChatSession | null = null;

@@ -178,7 +178,8 @@ async function dialSimulated(options: DialOptions): Promise<number> {
 
 async function main(): Promise<number> {
   // Variables already in the environment win over .env, as for the server.
-  dotenv.config({ quiet: true });
+  // DOTENV_CONFIG_PATH names another file (tests point it nowhere, so a developer's own .env stays out of them).
+  dotenv.config({ quiet: true, ...(process.env['DOTENV_CONFIG_PATH'] === undefined ? {} : { path: process.env['DOTENV_CONFIG_PATH'] }) });
   const parsed = parseDialArgs(process.argv.slice(2), process.env);
   if (parsed.kind === 'help') {
     out(USAGE);

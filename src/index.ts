@@ -30,7 +30,8 @@ function orExit<T>(read: () => T): T {
 
 function readConfigOrExit(): { config: Readonly<Config>; agents: AgentRoster } {
   // Variables already in the environment win over .env; `quiet` keeps dotenv's banner out of our JSON logs.
-  dotenv.config({ quiet: true });
+  // DOTENV_CONFIG_PATH names another file (tests point it nowhere, so a developer's own .env stays out of them).
+  dotenv.config({ quiet: true, ...(process.env['DOTENV_CONFIG_PATH'] === undefined ? {} : { path: process.env['DOTENV_CONFIG_PATH'] }) });
   const config = orExit(() => loadConfig());
   const agents = orExit(() => loadAgentRoster({ path: config.agentsFile, config }));
   orExit(() => checkProviderCredentials(config, agents));

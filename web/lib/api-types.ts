@@ -13,13 +13,15 @@ export interface CallInfo {
   readonly streamSid: string;
   readonly from: string;
   readonly to: string;
-  readonly direction: 'inbound' | 'outbound';
+  readonly direction: 'inbound' | 'outbound' | 'browser';
   readonly agent: string;
   readonly provider: string;
   readonly model: string | null;
   readonly startedAtEpochMs: number;
   /** The call clock's reading at `startedAtEpochMs`: an event's `atMs` minus this is ms into the call. */
   readonly clockStartMs: number;
+  /** The instance serving the call (several instances behind one load balancer). */
+  readonly instanceId?: string;
 }
 
 /** One live call of `GET /console/api/live`: CallInfo plus its events so far (transcripts merged per item). */

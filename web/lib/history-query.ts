@@ -5,7 +5,7 @@
 export interface HistoryFilters {
   readonly agent: string;
   readonly number: string;
-  readonly direction: '' | 'inbound' | 'outbound';
+  readonly direction: '' | 'inbound' | 'outbound' | 'browser';
   readonly endReason: string;
   /** ISO 8601 with a zone, or ''. */
   readonly from: string;
@@ -36,7 +36,7 @@ export function filtersFromSearch(search: string): HistoryFilters {
   return {
     agent: params.get('agent') ?? '',
     number: params.get('number') ?? '',
-    direction: direction === 'inbound' || direction === 'outbound' ? direction : '',
+    direction: direction === 'inbound' || direction === 'outbound' || direction === 'browser' ? direction : '',
     endReason: params.get('endReason') ?? '',
     from: params.get('from') ?? '',
     to: params.get('to') ?? '',

@@ -88,6 +88,7 @@ export function HistoryPage({ search }: { search: string }) {
             <option value="">Any</option>
             <option value="inbound">Inbound</option>
             <option value="outbound">Outbound</option>
+            <option value="browser">Browser</option>
           </select>
         </label>
         <label>

@@ -164,6 +164,12 @@ function LiveCallCard({ call, now }: { call: LiveCallState; now: number }) {
           <dt>Barge-ins</dt>
           <dd data-testid="live-barge-ins">{call.bargeIns}</dd>
         </div>
+        {info.instanceId === undefined ? null : (
+          <div>
+            <dt>Instance</dt>
+            <dd data-testid="live-instance">{info.instanceId}</dd>
+          </div>
+        )}
         <div>
           <dt>Tool calls</dt>
           <dd data-testid="live-tool-calls">{call.toolCalls}</dd>

@@ -46,6 +46,49 @@ export function OverviewPage() {
         </p>
       ) : null}
       {loaded.state === 'ok' ? <OverviewView overview={loaded.data} /> : null}
+      <InstancesView />
+    </section>
+  );
+}
+
+interface InstanceView {
+  instanceId: string;
+  publicUrl: string;
+  activeCalls: number;
+  maxCalls: number;
+  draining: boolean;
+  alive: boolean;
+}
+
+/** Every instance of the cluster (just this one when alone): calls against capacity, draining, heard from lately. */
+function InstancesView() {
+  const loaded = useApi<{ instances: InstanceView[] }>('/api/instances');
+  if (loaded.state !== 'ok') return null;
+  return (
+    <section class="card" aria-labelledby="instances-heading">
+      <h2 id="instances-heading">Instances</h2>
+      <table data-testid="overview-instances">
+        <thead>
+          <tr>
+            <th scope="col">Instance</th>
+            <th scope="col">Calls</th>
+            <th scope="col">State</th>
+            <th scope="col">Reached at</th>
+          </tr>
+        </thead>
+        <tbody>
+          {loaded.data.instances.map((instance) => (
+            <tr key={instance.instanceId} data-testid="instance-row" data-instance={instance.instanceId}>
+              <td>{instance.instanceId}</td>
+              <td>
+                {instance.activeCalls} / {instance.maxCalls}
+              </td>
+              <td>{!instance.alive ? 'not heard from' : instance.draining ? 'draining' : 'ready'}</td>
+              <td>{instance.publicUrl}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </section>
   );
 }
