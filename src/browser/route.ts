@@ -17,8 +17,12 @@ export function browserCallSid(): string {
   return `WB${randomBytes(16).toString('hex')}`;
 }
 
-export function handlePhoneSocket(socket: WebSocket, req: http.IncomingMessage, deps: { tokens: PhoneTokens; admission: CallAdmission; logger: Logger }): void {
-  const verdict = checkPhoneUpgrade(req, deps.tokens);
+export function handlePhoneSocket(
+  socket: WebSocket,
+  req: http.IncomingMessage,
+  deps: { tokens: PhoneTokens; admission: CallAdmission; logger: Logger; trustedOrigins: readonly string[] },
+): void {
+  const verdict = checkPhoneUpgrade(req, deps.tokens, deps.trustedOrigins);
   // verifyClient checked it a moment ago; the token may have been used by a racing upgrade since.
   const info = verdict.ok ? deps.tokens.consume(verdict.token) : null;
   if (!verdict.ok || info === null) {

@@ -38,9 +38,15 @@ export function isSameOrigin(origin: string, host: string | undefined): boolean 
   }
 }
 
-export function checkPhoneUpgrade(req: http.IncomingMessage, tokens: PhoneTokens): PhoneUpgradeCheck {
+/**
+ * `trustedOrigins`: our own other origins (the load balancer's PUBLIC_BASE_URL): a console page served there opens
+ * the socket on this instance's own URL, where the token lives.
+ */
+export function checkPhoneUpgrade(req: http.IncomingMessage, tokens: PhoneTokens, trustedOrigins: readonly string[] = []): PhoneUpgradeCheck {
   const origin = req.headers.origin;
-  if (origin !== undefined && !isSameOrigin(origin, req.headers.host)) return { ok: false, status: 403, reason: 'Cross-site WebSocket refused' };
+  if (origin !== undefined && !isSameOrigin(origin, req.headers.host) && !trustedOrigins.includes(origin.toLowerCase())) {
+    return { ok: false, status: 403, reason: 'Cross-site WebSocket refused' };
+  }
   const query = queryOf(req);
   const rateText = query.get('rate');
   const rateHz = rateText === null ? DEFAULT_PHONE_RATE_HZ : Number(rateText);

@@ -239,7 +239,11 @@ export function createConsoleRouter(deps: ConsoleRouterDeps): express.Router {
       if (agent === null) return jsonError(res, 404, 'unknown_agent', 'No agent of that name.');
       const token = deps.phoneTokens.issue({ agentName: agent.name, issuedTo: session.shortId });
       logger.info({ agent: agent.name, session: session.shortId }, 'console: browser-phone token issued');
-      res.json({ token, url: `/phone/ws?token=${encodeURIComponent(token)}`, expiresInS: Math.round(deps.phoneTokens.ttlMs / 1000) });
+      // The token lives in this instance: behind a load balancer the socket must come here, so name this instance's
+      // own URL when it has one of its own (docs/scale-out.md).
+      const { instancePublicUrl } = deps.config.cluster;
+      const base = instancePublicUrl === deps.config.server.publicBaseUrl ? '' : instancePublicUrl;
+      res.json({ token, url: `${base}/phone/ws?token=${encodeURIComponent(token)}`, expiresInS: Math.round(deps.phoneTokens.ttlMs / 1000) });
     }),
   );
 

@@ -154,6 +154,8 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     ...(deps.metrics === undefined ? {} : { onRefusal: (reason: RefusalReason) => deps.metrics?.countRefusal(reason) }),
   });
   const phoneTokens = new PhoneTokens({ clock });
+  // The console may be served through the load balancer's origin and open the phone on this instance's own URL.
+  const phoneOrigins = trustedOriginsOf(config.server.publicBaseUrl);
   deps.metrics?.observeDraining(() => admission.isDraining || !admission.accepting);
 
   const app = express();
@@ -167,7 +169,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         const verdict = !admission.accepting
           ? ({ ok: false, status: 503, reason: 'shutting down' } as const)
           : isPhoneUpgrade(info.req)
-            ? checkPhoneUpgrade(info.req, phoneTokens)
+            ? checkPhoneUpgrade(info.req, phoneTokens, phoneOrigins)
             : checkMediaStreamUpgrade(info.req, config);
         if (verdict.ok) return done(true);
         logger.warn({ url: info.req.url, status: verdict.status, reason: verdict.reason, remote: info.req.socket.remoteAddress }, 'WebSocket upgrade refused');
@@ -252,7 +254,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   ws.app.ws('/media-stream', (socket: WebSocket) => {
     void handleMediaStream(socket);
   });
-  ws.app.ws(PHONE_WS_PATH, (socket: WebSocket, req) => handlePhoneSocket(socket, req, { tokens: phoneTokens, admission, logger }));
+  ws.app.ws(PHONE_WS_PATH, (socket: WebSocket, req) => handlePhoneSocket(socket, req, { tokens: phoneTokens, admission, logger, trustedOrigins: phoneOrigins }));
 
   app.use((_req, res) => {
     res.status(404).type('text/plain').send('Not found');
