@@ -87,6 +87,11 @@ export interface Config {
     recordDir: string | null;
     /** SIGTERM: live calls may finish for this long before they are ended politely. */
     drainTimeoutS: number;
+    /**
+     * Which proxies' X-Forwarded-* headers to believe (express `trust proxy`): a hop count, or addresses, subnets and
+     * `loopback`/`linklocal`/`uniquelocal`; null = none (the client address is the socket's, https only if direct).
+     */
+    trustProxy: number | string | null;
   };
   twilio: {
     /** Null only outside production: signatures are then not checked (a loud warning is logged). */
@@ -196,6 +201,19 @@ export const DEFAULT_INSTRUCTIONS =
 export const DEFAULT_TRANSCRIPTION_MODEL = 'gpt-4o-mini-transcribe';
 export const DEFAULT_GREETING = 'Greet the caller in one short sentence and ask how you can help.';
 
+const TRUST_PROXY_ENTRY = /^(loopback|linklocal|uniquelocal|[0-9a-fA-F:.]+(\/\d{1,3})?)$/;
+
+function readTrustProxy(reader: EnvReader): number | string | null {
+  const value = reader.optional('TRUST_PROXY');
+  if (value === null) return null;
+  if (/^\d{1,2}$/.test(value)) return Number(value);
+  const entries = value.split(',').map((entry) => entry.trim());
+  if (entries.some((entry) => !TRUST_PROXY_ENTRY.test(entry))) {
+    throw new ConfigError(`TRUST_PROXY must be a hop count or a comma-separated list of addresses, subnets, loopback, linklocal or uniquelocal (got "${value}")`);
+  }
+  return entries.join(', ');
+}
+
 function readPublicBaseUrl(reader: EnvReader): string | undefined {
   const value = reader.url('PUBLIC_BASE_URL', undefined, ['https:', 'http:']);
   if (value === undefined) return undefined;
@@ -302,6 +320,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       streamTokenTtlMs: reader.integer('STREAM_TOKEN_TTL_MS', 30_000, 1_000, 600_000),
       recordDir: reader.optional('RECORD_DIR'),
       drainTimeoutS: reader.integer('DRAIN_TIMEOUT_S', 900, 0, 86_400),
+      trustProxy: readTrustProxy(reader),
     },
     twilio: {
       authToken,

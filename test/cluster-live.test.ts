@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../src/clock.js';
 import { CallRecords } from '../src/records/service.js';
-import { AUTH_TOKEN, OPENAI_KEY, startBridge, waitUntil, type Bridge } from './helpers/e2e.js';
+import { AUTH_TOKEN, newCallSid, OPENAI_KEY, postWebhook, startBridge, waitUntil, type Bridge } from './helpers/e2e.js';
 import { createPostgresSchema, POSTGRES_MISSING, postgresMode, TEST_DATABASE_URL, warnPostgresSkipped, type PostgresSchema } from './helpers/records-db.js';
 
 const KEY = 'cluster-test-admin-key-0123456789abcdef';
@@ -87,6 +87,27 @@ describe.runIf(mode !== 'skip')('a cluster of two instances on PostgreSQL', () =
     const recordOnB = await api(b, `/api/calls/${call.callSid}`);
     expect(recordOnB).toMatchObject({ callSid: call.callSid, endReason: 'operator_hung_up' });
   }, 60_000);
+
+  it('a draining instance answers the webhook 503 (the load balancer retries elsewhere), and says so in its heartbeat', async () => {
+    const a = await start('inst-d', { speedFactor: 1, reply: { kind: 'tone-coded', durationMs: 20_000 } });
+    await waitUntil(() => a.logs.some((line) => line['msg'] === 'joined the cluster'), 10_000, 'joined');
+    // A live call keeps the drain going while the next webhook arrives.
+    const call = await a.call({ audio: { kind: 'silence', durationMs: 30_000 } });
+    await waitUntil(() => a.server.activeCalls === 1, 5_000, 'the call is live');
+    const draining = a.server.drain({ timeoutMs: 10_000, goodbyeGraceMs: 1_000 });
+    const answer = await postWebhook(a, { callSid: newCallSid() });
+    expect(answer).toMatchObject({ status: 503, body: 'Draining: another instance takes this call' });
+    let instances: Array<Record<string, unknown>> = [];
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline && instances[0]?.['draining'] !== true) {
+      instances = (await api(a, '/api/instances'))['instances'] as Array<Record<string, unknown>>;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(instances).toMatchObject([{ instanceId: 'inst-d', draining: true, activeCalls: 1 }]);
+    call.hangUp();
+    await draining;
+    bridges.splice(bridges.indexOf(a), 1);
+  });
 
   it('a clean stop leaves no cluster rows behind', async () => {
     const a = await start('inst-c');

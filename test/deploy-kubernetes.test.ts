@@ -203,6 +203,11 @@ describe('routing: the shared host to ready pods, each pod host to its pod even 
     }
   });
 
+  it('the shared host keeps one browser on one pod (cookie affinity): console sessions and phone tokens live there', () => {
+    const shared = ingresses.find((ingress) => (ingress['spec']['rules'] as Doc[]).some((rule) => rule['host'] === 'calls.example.com' && (rule['http']['paths'] as Doc[]).some((route) => route['path'] === '/')))!;
+    expect(shared['metadata']['annotations']).toMatchObject({ 'nginx.ingress.kubernetes.io/affinity': 'cookie', 'nginx.ingress.kubernetes.io/session-cookie-secure': 'true' });
+  });
+
   it('TLS covers every host; every Ingress is for ingress-nginx', () => {
     for (const ingress of ingresses) {
       expect(ingress['spec']['ingressClassName']).toBe('nginx');
@@ -235,6 +240,11 @@ describe('routing: the shared host to ready pods, each pod host to its pod even 
       'proxy-body-size': /^\d+[bkmg]?$/i,
       'proxy-buffering': /^(on|off)$/,
       'proxy-next-upstream': /^((error|timeout|invalid_header|http_500|http_502|http_503|http_504|http_403|http_404|http_429|non_idempotent|off)\s?)+$/,
+      // internal/ingress/annotations/sessionaffinity/main.go
+      affinity: /^cookie$/,
+      'session-cookie-name': /^[A-Za-z0-9_-]+$/,
+      'session-cookie-samesite': /^(None|Lax|Strict)$/i,
+      'session-cookie-secure': /^(true|false)$/,
     };
     for (const ingress of ingresses) {
       for (const [key, value] of Object.entries(ingress['metadata']['annotations'] as Record<string, string>)) {

@@ -82,8 +82,8 @@ function rewrite(text: string, from: string | RegExp, to: string, times = 1): st
 
 function testConfig(source: string, dir: string, ports: { a: number; b: number; tls: number }): string {
   let conf = source;
-  conf = rewrite(conf, /server callbridge-a:8080 resolve/g, `server 127.0.0.1:${ports.a}`, 2);
-  conf = rewrite(conf, /server callbridge-b:8080 resolve/g, `server 127.0.0.1:${ports.b}`, 2);
+  conf = rewrite(conf, /server callbridge-a:8080 resolve/g, `server 127.0.0.1:${ports.a}`, 3);
+  conf = rewrite(conf, /server callbridge-b:8080 resolve/g, `server 127.0.0.1:${ports.b}`, 3);
   conf = rewrite(conf, 'listen 443 ssl;', `listen 127.0.0.1:${ports.tls} ssl;`);
   conf = rewrite(conf, /\/etc\/nginx\/certs\//g, `${dir}/certs/`, 2);
   conf = rewrite(conf, 'pid /tmp/nginx.pid;', `pid ${dir}/nginx.pid;`);
@@ -224,7 +224,16 @@ describe('deploy/compose/nginx.conf on a live nginx', () => {
     }
   });
 
-  it('upgrades the browser phone WebSocket /phone/ws through the load-balanced pool', async () => {
+  it('keeps one client on one instance for the console, the API and the phone (its session lives there)', async () => {
+    const servers = new Set<string>();
+    for (const path of ['/console/', '/console/api/session', '/api/calls', '/console/history', '/api/instances']) servers.add((await request(path)).json.server);
+    const { socket, hello } = await openSocket('/phone/ws?token=abc');
+    servers.add(hello.server);
+    socket.close();
+    expect(servers.size).toBe(1);
+  });
+
+  it('upgrades the browser phone WebSocket /phone/ws through the load balancer', async () => {
     const { socket, hello } = await openSocket('/phone/ws?token=abc');
     expect(['a', 'b']).toContain(hello.server);
     expect(hello.url).toBe('/phone/ws?token=abc');

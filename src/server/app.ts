@@ -160,6 +160,8 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
 
   const app = express();
   app.disable('x-powered-by');
+  // Behind a TLS-terminating proxy: the console's cookie is Secure and its sign-in throttle sees the real client.
+  if (config.server.trustProxy !== null) app.set('trust proxy', config.server.trustProxy);
   const httpServer = http.createServer(app);
   const ws = expressWs(app, httpServer, {
     wsOptions: {
@@ -195,6 +197,8 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       tokens: admission.tokens,
       logger,
       admitCall: (callSid) => admission.admitWebhook(callSid),
+      // In a cluster another instance is up while this one drains (docs/scale-out.md).
+      retryElsewhere: () => config.cluster.enabled && admission.isDraining,
       refuseCaller: (from, callSid) => admission.refuseCaller(from, callSid),
       agentFor: (calledNumber) => admission.agentFor(calledNumber),
       onCallAccepted: (call) => admission.callAccepted(call),

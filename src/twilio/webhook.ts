@@ -37,6 +37,11 @@ export interface TwilioWebhookDeps {
   refuseCaller?(from: string, callSid: string): boolean;
   /** Reserve capacity for a call; false answers busy TwiML. Only called for requests that passed the signature. */
   admitCall(callSid: string): boolean;
+  /**
+   * A refused call would be served by another instance (this one is draining in a cluster): answer 503 so the load
+   * balancer retries the webhook there, instead of a busy signal. Absent = never.
+   */
+  retryElsewhere?(): boolean;
   /** The agent answering a called number; null = none (a polite refusal). Absent = no agent routing. */
   agentFor?(calledNumber: string): string | null;
   /** After the stream TwiML is sent. A throw is logged, not turned into an error response. */
@@ -149,6 +154,11 @@ export function createTwilioWebhookRouter(deps: TwilioWebhookDeps): express.Rout
       return;
     }
     if (!deps.admitCall(callSid)) {
+      if (deps.retryElsewhere?.() === true) {
+        logger.info('draining: 503 so the load balancer gives the call to another instance');
+        res.status(503).set('Retry-After', '1').type('text/plain').send('Draining: another instance takes this call');
+        return;
+      }
       logger.warn('at capacity; answering busy');
       res.status(200).type('text/xml').send(busyTwiml());
       return;
