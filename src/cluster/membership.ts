@@ -103,9 +103,16 @@ export class ClusterMembership {
     this.pool.on('error', (error) => this.problem('pool', error));
     this.store = new ClusterStore(this.pool);
     this.channel = clusterChannel(await this.store.schema());
-    this.unsubscribe = this.options.liveCalls.subscribe((message) => this.onLocalUpdate(message));
-    await this.beat();
+    // The row first (strict: a failure here fails the join): an instance with live-call rows and no row of its own
+    // would look dead to the others' sweep.
+    await this.beatOrThrow();
     await this.listen();
+    // From now on this instance's calls are shared; those that started while it was joining are shared at once.
+    this.unsubscribe = this.options.liveCalls.subscribe((message) => this.onLocalUpdate(message));
+    for (const call of this.options.liveCalls.snapshot()) {
+      if (this.remote.has(call.callSid)) continue;
+      this.onLocalUpdate({ update: { kind: 'call_started', call }, json: '' });
+    }
     this.flushTimer = setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
     this.flushTimer.unref();
     this.heartbeatTimer = setInterval(() => void this.beat(), this.options.cluster.heartbeatMs);
@@ -188,15 +195,27 @@ export class ClusterMembership {
     const client = new pg.Client({ connectionString: this.options.databaseUrl });
     client.on('notification', (notification: Notification) => this.onNotification(notification));
     client.on('error', (error) => this.problem('listener', error));
+    // Only the current listener, lost unexpectedly, is replaced: a client this owner closed (a failed join, a stop)
+    // or one that never became current must not start a second listener.
     client.on('end', () => {
-      if (this.listener === client) this.listener = null;
+      if (this.listener !== client) return;
+      this.listener = null;
       if (!this.stopped) this.reconnectLater();
     });
-    await client.connect();
-    await client.query(`listen ${this.channel}`);
+    try {
+      await client.connect();
+      await client.query(`listen ${this.channel}`);
+      await this.reseed();
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
     this.listener = client;
     this.reconnectDelayMs = 1_000;
-    await this.reseed();
   }
 
   private reconnectLater(): void {
@@ -280,18 +299,21 @@ export class ClusterMembership {
   // ---- heartbeat and the dead ---------------------------------------------------------------------------------------
 
   private async beat(): Promise<void> {
-    const store = this.store;
-    if (store === null || this.stopped) return;
     try {
-      const { activeCalls, maxCalls, draining } = this.options.figures();
-      const { instanceId, instancePublicUrl } = { instanceId: this.self, instancePublicUrl: this.options.cluster.instancePublicUrl };
-      await store.heartbeat({ instanceId, publicUrl: instancePublicUrl, startedAtEpochMs: this.startedAtEpochMs, activeCalls, maxCalls, draining });
-      const { deadInstances, lost } = await store.sweepDead(this.self, this.deadAfterMs);
-      if (deadInstances.length > 0) this.logger.warn({ deadInstances }, 'instances stopped beating: taken out of the cluster');
-      if (lost.length > 0) this.takeOverLost(lost);
+      await this.beatOrThrow();
     } catch (error) {
       this.problem('heartbeat', error);
     }
+  }
+
+  private async beatOrThrow(): Promise<void> {
+    const store = this.store;
+    if (store === null || this.stopped) return;
+    const { activeCalls, maxCalls, draining } = this.options.figures();
+    await store.heartbeat({ instanceId: this.self, publicUrl: this.options.cluster.instancePublicUrl, startedAtEpochMs: this.startedAtEpochMs, activeCalls, maxCalls, draining });
+    const { deadInstances, lost } = await store.sweepDead(this.self, this.deadAfterMs);
+    if (deadInstances.length > 0) this.logger.warn({ deadInstances }, 'instances stopped beating: taken out of the cluster');
+    if (lost.length > 0) this.takeOverLost(lost);
   }
 
   private takeOverLost(lost: readonly LostCall[]): void {
