@@ -3,26 +3,10 @@
  * (type-only imports: nothing of src/ ends up in the bundle); the console-only shapes are spelled out here.
  */
 import type { CallEvent } from '../../src/call/call-events.js';
+import type { CallInfo } from '../../src/observers/hub.js';
 import type { CallListItem, CallPage, CallRecord, RecordEvent, TranscriptLine, TurnRecord } from '../../src/records/types.js';
 
-export type { CallEvent, CallListItem, CallPage, CallRecord, RecordEvent, TranscriptLine, TurnRecord };
-
-/** CallInfo (src/observers/hub.ts), as JSON. */
-export interface CallInfo {
-  readonly callSid: string;
-  readonly streamSid: string;
-  readonly from: string;
-  readonly to: string;
-  readonly direction: 'inbound' | 'outbound' | 'browser';
-  readonly agent: string;
-  readonly provider: string;
-  readonly model: string | null;
-  readonly startedAtEpochMs: number;
-  /** The call clock's reading at `startedAtEpochMs`: an event's `atMs` minus this is ms into the call. */
-  readonly clockStartMs: number;
-  /** The instance serving the call (several instances behind one load balancer). */
-  readonly instanceId?: string;
-}
+export type { CallEvent, CallInfo, CallListItem, CallPage, CallRecord, RecordEvent, TranscriptLine, TurnRecord };
 
 /** One live call of `GET /console/api/live`: CallInfo plus its events so far (transcripts merged per item). */
 export interface LiveCall extends CallInfo {
