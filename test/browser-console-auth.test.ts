@@ -58,6 +58,28 @@ describe('console sign-in in Chromium', () => {
     await page.close();
   });
 
+  it('works from the keyboard alone: Tab to the key, type it, Enter signs in; Tab reaches the navigation', async () => {
+    const context = await browser.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${bridge.baseUrl}/console/sign-in`);
+    let focused = '';
+    for (let presses = 0; presses < 10 && focused !== 'sign-in-key'; presses++) {
+      await page.keyboard.press('Tab');
+      focused = await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { getAttribute(name: string): string | null } | null } }).document.activeElement?.getAttribute('data-testid') ?? '');
+    }
+    expect(focused).toBe('sign-in-key');
+    await page.keyboard.type(ADMIN_KEY);
+    await page.keyboard.press('Enter');
+    await page.waitForURL((url) => url.pathname === '/console');
+    await page.keyboard.press('Tab');
+    const first = await page.evaluate(() => {
+      const element = (globalThis as unknown as { document: { activeElement: { tagName: string; textContent: string | null } | null } }).document.activeElement;
+      return { tag: element?.tagName ?? '', text: element?.textContent?.trim() ?? '' };
+    });
+    expect(first.tag).toBe('A');
+    await context.close();
+  });
+
   it('a page on another site cannot change anything with the signed-in browser', async () => {
     const page = await browser.context.newPage();
     await page.goto(`${bridge.baseUrl}/console`);
