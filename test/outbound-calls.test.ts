@@ -96,7 +96,7 @@ function recorder(): { observer: CallObserver; seen: Seen[] } {
 
 function setup(env: Record<string, string> = {}, options: { twilio?: 'none' } = {}) {
   const clock = new ManualClock(10_000);
-  const config = loadConfig({ TWILIO_FROM_NUMBER: FROM, PUBLIC_BASE_URL: BASE, OUTBOUND_RING_TIMEOUT_S: '25', ...env });
+  const config = loadConfig({ TWILIO_FROM_NUMBER: FROM, PUBLIC_BASE_URL: BASE, OUTBOUND_RING_TIMEOUT_S: '25', INSTANCE_ID: INSTANCE, ...env });
   const twilio = new FakeTwilio(clock);
   const { observer, seen } = recorder();
   const observers = new CallObservers([observer], silentLogger());
@@ -112,8 +112,11 @@ function accepted(answer: OutboundAnswer): { requestId: string; callSid: string 
   return answer.body;
 }
 
+/** The instance placing the calls (its id is in every call's info). */
+const INSTANCE = 'instance-1';
+
 function infoFor(callSid: string, to: string, agent: string, clockStartMs: number, startedAtEpochMs = T0, model = 'gpt-realtime'): CallInfo {
-  return { callSid, streamSid: '', from: FROM, to, direction: 'outbound', agent, provider: 'openai', model, startedAtEpochMs, clockStartMs };
+  return { callSid, streamSid: '', from: FROM, to, direction: 'outbound', agent, provider: 'openai', model, startedAtEpochMs, clockStartMs, instanceId: INSTANCE };
 }
 
 function summaryFor(callSid: string, streamSid: string): CallSummary {

@@ -379,7 +379,7 @@ describe('OpenAPI document', () => {
     const routes = (router.stack as Array<{ route?: { path: string; methods: Record<string, boolean> } }>).flatMap((layer) =>
       layer.route === undefined ? [] : Object.keys(layer.route.methods).map((method) => `${method.toUpperCase()} ${toOpenApiPath(layer.route!.path)}`),
     );
-    expect(routes.sort()).toEqual(['GET /api/calls', 'GET /api/calls/{callSid}', 'GET /api/calls/{callSid}/recording.wav', 'GET /api/openapi.json']);
+    expect(routes.sort()).toEqual(['GET /api/calls', 'GET /api/calls/{callSid}', 'GET /api/calls/{callSid}/recording.wav', 'GET /api/instances', 'GET /api/openapi.json']);
     const documented = Object.entries(served.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));
     // The outbound routes are served by the outbound router (src/outbound/routes.ts), documented here all the same.
     expect(documented.sort()).toEqual([...routes, 'POST /api/calls', 'GET /api/outbound/{id}'].sort());

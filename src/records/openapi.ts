@@ -298,6 +298,44 @@ export const openApiDocument: OpenApiDocument = {
         },
       },
     },
+    '/api/instances': {
+      get: {
+        operationId: 'listInstances',
+        summary: 'Every instance of the cluster (this one alone when not clustered) with its calls, capacity and state',
+        tags: ['operations'],
+        responses: {
+          '200': {
+            description: 'The instances.',
+            content: json({
+              type: 'object',
+              required: ['instances'],
+              properties: {
+                instances: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['instanceId', 'publicUrl', 'activeCalls', 'maxCalls', 'draining', 'alive'],
+                    properties: {
+                      instanceId: { type: 'string' },
+                      publicUrl: { type: 'string' },
+                      activeCalls: { type: 'integer' },
+                      maxCalls: { type: 'integer' },
+                      draining: { type: 'boolean' },
+                      alive: { type: 'boolean', description: 'Heard from within three heartbeats.' },
+                      startedAtEpochMs: { type: 'integer' },
+                      heartbeatAtEpochMs: { type: 'integer' },
+                    },
+                  },
+                },
+              },
+            }),
+          },
+          '401': unauthorized,
+          '404': apiOff([]),
+          '500': internal,
+        },
+      },
+    },
     '/api/calls/{callSid}/recording.wav': {
       get: {
         operationId: 'getCallRecording',
