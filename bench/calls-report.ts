@@ -94,6 +94,8 @@ export interface ScenarioResult {
   /** Both at least 90% of expected: the run did the full work (ratios use complete runs only). */
   complete: boolean;
   underrunsInWindow: number;
+  /** Messages the callers received in the window, per call-second: `media` (one per 20 ms frame unless joined) and `mark`. */
+  wirePerCallSecond: { media: number; mark: number };
   underrunsTotal: number;
   underrunMsTotal: number;
   /** From the bridge's call summaries: null in mode `relay` (the plain relay keeps no such figures). */
@@ -187,6 +189,7 @@ export function scenarioResult(measurements: ScenarioMeasurements): ScenarioResu
   let underrunsInWindow = 0;
   let underrunsTotal = 0;
   let underrunMsTotal = 0;
+  const wire = { media: 0, mark: 0 };
   placed.forEach((entry, position) => {
     const times = sessionTimes[entry.index];
     const result: CallResult | null = results[position] ?? null;
@@ -197,7 +200,11 @@ export function scenarioResult(measurements: ScenarioMeasurements): ScenarioResu
 
     // Added latency: first delta of each response → first media frame at the caller after it.
     const mediaAt: number[] = [];
-    for (const message of received) if ((message.message as { event?: unknown }).event === 'media') mediaAt.push(origin + message.atMs);
+    for (const message of received) {
+      const event = (message.message as { event?: unknown }).event;
+      if (event === 'media') mediaAt.push(origin + message.atMs);
+      if ((event === 'media' || event === 'mark') && origin + message.atMs >= windowStart && origin + message.atMs <= windowEnd) wire[event]++;
+    }
     for (const deltaAt of times.firstDeltaAt) {
       if (deltaAt < windowStart || deltaAt > windowEnd) continue;
       responsesInWindow++;
@@ -277,6 +284,7 @@ export function scenarioResult(measurements: ScenarioMeasurements): ScenarioResu
       responsesInWindow >= Math.floor(COMPLETE_SHARE * ((connected * windowS * 1_000) / cycleMs)) &&
       callerAudio.length + negative >= Math.floor(COMPLETE_SHARE * ((connected * windowS * 1_000) / FRAME_MS)),
     underrunsInWindow,
+    wirePerCallSecond: { media: round1(wire.media / Math.max(1, connected) / windowS), mark: round1(wire.mark / Math.max(1, connected) / windowS) },
     underrunsTotal,
     underrunMsTotal: round1(underrunMsTotal),
     serverUnderruns: sum((summary) => summary.underruns),
@@ -339,6 +347,7 @@ export function printTable(title: string, results: readonly ScenarioResult[]): v
     ['caller audio p50 / p99, ms', (r) => `${fmt(r.callerAudioLatencyMs.p50, 3)} / ${fmt(r.callerAudioLatencyMs.p99, 3)}`],
     ['caller audio max, ms (n)', (r) => `${fmt(r.callerAudioLatencyMs.max, 3)} (${r.callerAudioLatencyMs.count}${r.callerAudioLatencyMs.negative > 0 ? `, ${r.callerAudioLatencyMs.negative} negative!` : ''})`],
     ['caller frames never forwarded (whole calls)', (r) => String(r.callerFramesDropped)],
+    ['messages to the caller per call-second: media / mark', (r) => `${fmt(r.wirePerCallSecond.media, 1)} / ${fmt(r.wirePerCallSecond.mark, 1)}`],
     ['underruns heard (window / whole calls)', (r) => `${r.underrunsInWindow} / ${r.underrunsTotal}`],
     ['server underruns, sequence errors', (r) => `${count(r.serverUnderruns)}, ${count(r.sequenceErrors)}`],
     ['gaps, barge-ins, late deltas, faults', (r) => [r.gaps, r.bargeIns, r.lateDeltasDropped, r.upstreamFaults].map(count).join(', ')],

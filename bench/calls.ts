@@ -33,6 +33,9 @@
  *   - caller-audio latency: a media frame sent by the caller → the matching `input_audio_buffer.append` at the
  *     simulated server (matched by order per call, after the frames a server never forwarded; only frames sent
  *     after `session.updated`);
+ *   - messages the callers received per call-second in the window, `media` and `mark` (the bridge joins the frames
+ *     it sends in one tick into one `media`, and its pacer sends in batches of PACER_QUANTUM_MS: run with
+ *     `PACER_QUANTUM_MS=20` in the environment for one frame per wake; the relay sends one `media` + one `mark` per delta);
  *   - underruns as heard by the callers' playback emulators, sequence errors from the server's call summaries (the
  *     relay keeps none: —). The relay sends a mark after every delta, and running dry right after a mark is not an
  *     underrun to the emulator, so the relay's underrun count is 0 by construction (and it forwards 4× real time);

@@ -186,6 +186,8 @@ export interface Config {
   call: {
     /** Max audio buffered at Twilio ahead of real-time playback. */
     playbackLeadMs: number;
+    /** Agent audio goes in batches this long once the lead is reached (one wake, one `media` per batch); ≤ lead − 20. */
+    pacerQuantumMs: number;
     /** A mark follows the audio at this interval, and at the end of each item. */
     markIntervalMs: number;
     /** Pass caller key presses to the agent as a user message. */
@@ -194,7 +196,6 @@ export interface Config {
     jitterCushionMs: number;
   };
 }
-
 
 export const DEFAULT_INSTRUCTIONS =
   'You are a friendly, concise voice assistant on a phone call. Speak naturally, keep answers short, and ask one question at a time.';
@@ -294,6 +295,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   const transcription = reader.string('INPUT_TRANSCRIPTION_MODEL', recordsEnabled ? DEFAULT_TRANSCRIPTION_MODEL : 'off');
 
   const databaseUrl = reader.url('DATABASE_URL', undefined, ['postgres:', 'postgresql:']) ?? null;
+  const playbackLeadMs = reader.integer('PLAYBACK_LEAD_MS', 200, 40, 5_000);
+  const pacerQuantumMs = reader.integer('PACER_QUANTUM_MS', 20, 20, 1_000);
+  if (pacerQuantumMs > playbackLeadMs - 20) throw new ConfigError(`PACER_QUANTUM_MS must be at most PLAYBACK_LEAD_MS − 20 = ${playbackLeadMs - 20} (got ${pacerQuantumMs})`);
   const config: Config = {
     nodeEnv,
     logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
@@ -379,7 +383,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       allowedPrefixes: reader.list('OUTBOUND_ALLOWED_PREFIXES', /^\+\d{1,15}$/, 'a + and digits, like +1555'),
     },
     call: {
-      playbackLeadMs: reader.integer('PLAYBACK_LEAD_MS', 200, 40, 5_000),
+      playbackLeadMs,
+      pacerQuantumMs,
       markIntervalMs: reader.integer('MARK_INTERVAL_MS', 100, 20, 2_000),
       forwardDtmf: reader.boolean('FORWARD_DTMF', true),
       jitterCushionMs: reader.integer('JITTER_CUSHION_MS', 60, 0, 500),

@@ -206,7 +206,10 @@ function receivedAudio(result: CallResult): ReceivedAudio[] {
   return result.received.flatMap(({ atMs, message }): ReceivedAudio[] => {
     const { event, media } = message as { event?: string; media?: { payload?: string } };
     if (event === 'clear') return [{ atMs, clear: true, payload: Buffer.alloc(0) }];
-    return event === 'media' ? [{ atMs, clear: false, payload: Buffer.from(media?.payload ?? '', 'base64') }] : [];
+    if (event !== 'media') return [];
+    // The bridge joins the frames it sends in one tick into one message: one entry per 20 ms frame, in order.
+    const bytes = Buffer.from(media?.payload ?? '', 'base64');
+    return Array.from({ length: Math.ceil(bytes.length / 160) }, (_, frame) => ({ atMs, clear: false, payload: bytes.subarray(frame * 160, (frame + 1) * 160) }));
   });
 }
 

@@ -24,6 +24,9 @@ export interface CallSettings {
    * time, ms; 0 = off; absent = DEFAULT_JITTER_CUSHION_MS (60). See jitter-cushion.ts.
    */
   jitterCushionMs?: number;
+  /** The pacer's send quantum: once the lead is reached, agent audio goes in batches this long, ms; absent = 20 (one
+   *  frame per wake). At most `playbackLeadMs` − 20. See pacer.ts. */
+  pacerQuantumMs?: number;
   /** Caller key presses go to the agent as one text message per burst, with one response. */
   forwardDtmf: boolean;
   /**
@@ -72,4 +75,12 @@ export interface CallOptions {
   audioTap?: CallAudioTap;
   /** What the call asked for when it closed its stream (Twilio's `<Connect action>` asks next). */
   onStreamOutcome?: (outcome: StreamOutcome) => void;
+}
+
+/** The Playout options a call's settings tune (an absent setting leaves Playout's default). */
+export function playoutTuning(settings: Readonly<CallSettings>): { jitterCushionMs?: number; quantumMs?: number } {
+  return {
+    ...(settings.jitterCushionMs === undefined ? {} : { jitterCushionMs: settings.jitterCushionMs }),
+    ...(settings.pacerQuantumMs === undefined ? {} : { quantumMs: settings.pacerQuantumMs }),
+  };
 }

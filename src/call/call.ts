@@ -21,7 +21,7 @@ import type { StreamOutcome } from './after-stream.js';
 import { playApology } from './apology.js';
 import { CallOpening } from './call-opening.js';
 import { CallEnding } from './call-ending.js';
-import type { CallOptions } from './call-options.js';
+import { playoutTuning, type CallOptions } from './call-options.js';
 import { CallJournal, logCallStarted, playoutSink } from './call-journal.js';
 import { callLimits, type CallLimits } from './call-limits.js';
 import { addUsage, emptyUsage, summariseCall, type CallSummary } from './call-summary.js';
@@ -114,7 +114,7 @@ export class Call {
       clock: this.clock,
       leadMs: options.settings.playbackLeadMs,
       markIntervalMs: options.settings.markIntervalMs,
-      ...(options.settings.jitterCushionMs === undefined ? {} : { jitterCushionMs: options.settings.jitterCushionMs }),
+      ...playoutTuning(options.settings),
       logger: this.logger,
       audio: this.channelAudio,
       sink: playoutSink(channel, this.clock, options.audioTap),

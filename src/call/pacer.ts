@@ -12,6 +12,13 @@
  * per frame: it is advanced, not re-sampled from `now`, so late timers do not accumulate drift (pipecat pattern).
  * An optional gate (the jitter cushion) may hold the head frame a little longer; the pacer asks it only once the lead
  * allows the frame, and wakes at the time it names (or earlier, on a kick). Everything runs on the injected Clock.
+ *
+ * The send quantum (`quantumMs`, config `call.pacerQuantumMs`): rather than one frame per 20 ms wake, a batch starts
+ * once the audio buffered at Twilio has fallen to `leadMs - quantumMs` and then tops it up to the lead, so the pacer
+ * wakes once per quantum and every frame of a batch leaves in the same tick (the Twilio transport joins them into one
+ * `media` message). Wake-ups are `playbackEndMs + quantumMs - leadMs`, advanced like the per-frame ones. Quantum 20 is
+ * one frame per wake. Marks still go right behind the audio they acknowledge, and the lead is never exceeded; the
+ * price is less audio in hand at a wake (`leadMs - quantumMs`, hence `leadMs ≥ quantumMs + 20`).
  */
 import type { Clock, TimerHandle } from '../clock.js';
 import { FRAME_DURATION_MS } from '../audio/frames.js';
@@ -52,6 +59,8 @@ export interface PacerOptions {
   clock: Clock;
   /** Max audio buffered at Twilio ahead of real-time playback, ms (≥ 20; config `call.playbackLeadMs`). */
   leadMs: number;
+  /** Audio per batch once the lead is reached, ms (≥ 20, ≤ leadMs - 20; default 20 = one frame per wake). */
+  quantumMs?: number;
   source: PacerSource;
   sink: PacerSink;
   /** Holds frames the lead would allow (the jitter cushion); absent = none. */
@@ -70,6 +79,7 @@ export interface PacerStats {
 export class Pacer {
   private readonly clock: Clock;
   private readonly leadMs: number;
+  private readonly quantumMs: number;
   private readonly source: PacerSource;
   private readonly sink: PacerSink;
   private readonly gate: PacerGate | null;
@@ -84,8 +94,13 @@ export class Pacer {
 
   constructor(options: PacerOptions) {
     if (!(options.leadMs >= FRAME_DURATION_MS)) throw new RangeError(`leadMs must be ≥ ${FRAME_DURATION_MS}`);
+    const quantumMs = options.quantumMs ?? FRAME_DURATION_MS;
+    if (!(quantumMs >= FRAME_DURATION_MS) || (quantumMs > FRAME_DURATION_MS && !(options.leadMs >= quantumMs + FRAME_DURATION_MS))) {
+      throw new RangeError(`quantumMs must be ≥ ${FRAME_DURATION_MS} and ≤ leadMs - ${FRAME_DURATION_MS} (got ${quantumMs}, leadMs ${options.leadMs})`);
+    }
     this.clock = options.clock;
     this.leadMs = options.leadMs;
+    this.quantumMs = quantumMs;
     this.source = options.source;
     this.sink = options.sink;
     this.gate = options.gate ?? null;
@@ -137,6 +152,8 @@ export class Pacer {
   private pump(): void {
     const nowMs = this.clock.now();
     const epoch = this.epoch;
+    // A batch starts when Twilio's buffer has fallen to leadMs - quantumMs; once one frame went, it fills to the lead.
+    let batchMs = this.quantumMs;
     for (;;) {
       const head = this.source.peek();
       if (head === undefined) return;
@@ -148,9 +165,9 @@ export class Pacer {
         if (this.stopped || epoch !== this.epoch) return;
         continue;
       }
-      const sendAtMs = this.playbackEnd + FRAME_DURATION_MS - this.leadMs;
+      const sendAtMs = this.playbackEnd + batchMs - this.leadMs;
       if (nowMs < sendAtMs) {
-        this.schedule(sendAtMs);
+        this.schedule(this.playbackEnd + this.quantumMs - this.leadMs);
         return;
       }
       if (this.gate !== null) {
@@ -167,6 +184,7 @@ export class Pacer {
       const underrunMs = ranDry && head.itemOffsetMs > 0 && Number.isFinite(this.playbackEnd) ? nowMs - this.playbackEnd : 0;
       const accepted = this.sink.sendFrame(head, { sentAtMs: nowMs, playStartMs, underrunMs });
       if (accepted) {
+        batchMs = FRAME_DURATION_MS;
         this.counters.framesSent++;
         if (underrunMs > 0) {
           this.counters.underruns++;

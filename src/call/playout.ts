@@ -27,6 +27,8 @@ export interface PlayoutOptions {
   clock: Clock;
   /** Max audio buffered at Twilio ahead of playback, ms (config `call.playbackLeadMs`). */
   leadMs: number;
+  /** The pacer's send quantum, ms (config `call.pacerQuantumMs`; default 20 = one frame per wake). See pacer.ts. */
+  quantumMs?: number;
   /** A mark every this many ms of item audio, and one at each item end (config `call.markIntervalMs`). */
   markIntervalMs: number;
   logger: Logger;
@@ -114,6 +116,7 @@ export class Playout {
     this.pacer = new Pacer({
       clock: options.clock,
       leadMs: options.leadMs,
+      ...(options.quantumMs === undefined ? {} : { quantumMs: options.quantumMs }),
       source: this.queue,
       sink: {
         sendFrame: (frame, timing) => this.sendFrame(frame, timing),

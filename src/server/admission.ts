@@ -305,6 +305,7 @@ export class CallAdmission {
     const call = new Call({
       settings: {
         playbackLeadMs: config.call.playbackLeadMs,
+        pacerQuantumMs: config.call.pacerQuantumMs,
         markIntervalMs: config.call.markIntervalMs,
         forwardDtmf: config.call.forwardDtmf,
         jitterCushionMs: config.call.jitterCushionMs,

@@ -7,12 +7,16 @@
  * connections).
  * The call owner is built only after `start`, with the stream's identity as a constructor argument, so nothing
  * downstream ever runs with an unknown streamSid.
+ * Agent audio sent in one tick leaves as one `media` message (media-coalescer.ts); a mark, a clear or a close first
+ * flushes the audio sent before it, so nothing ever overtakes it.
  */
 import { WebSocket, type RawData } from 'ws';
 import { mulawSilence, MULAW_BYTES_PER_MS } from '../audio/frames.js';
+import { bytesToBase64 } from '../audio/pcm.js';
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import type { Logger } from '../logger.js';
-import { clearMessage, markMessage, mediaMessage } from './builders.js';
+import { StreamMessages } from './builders.js';
+import { MediaCoalescer, type FlushScheduler } from './media-coalescer.js';
 import { InboundContinuity } from './continuity.js';
 import { closeReasonWithinLimit, GuardedHandlers, HeldDeliveries, OncePerKeyLog, rawDataByteLength, rawDataToText } from '../net/socket-plumbing.js';
 import { parseTwilioMessage, type StreamStart, type TwilioInboundMessage } from './messages.js';
@@ -33,6 +37,14 @@ export * from './media-stream-types.js';
 /** Close code used when the handshake times out: 1008 (policy violation). */
 export const HANDSHAKE_TIMEOUT_CLOSE_CODE = 1008;
 
+export interface MediaStreamTransportOptions extends AcceptMediaStreamOptions {
+  /**
+   * Joins the media sent in one tick into one message (default: on, flushed by `queueMicrotask`); a function = on,
+   * flushed by that scheduler; false = one message per `sendMedia`, as sent.
+   */
+  coalesceMedia?: boolean | FlushScheduler;
+}
+
 type Queued = { kind: 'message'; message: TwilioInboundMessage } | { kind: 'close'; code: number; reason: string };
 
 /**
@@ -40,7 +52,7 @@ type Queued = { kind: 'message'; message: TwilioInboundMessage } | { kind: 'clos
  * A missing `connected` is tolerated (logged). On timeout the socket is closed with 1008 and the promise rejects
  * with HANDSHAKE_TIMEOUT; if the socket closes first it rejects with CLOSED_BEFORE_START.
  */
-export function acceptMediaStream(socket: WebSocket, options: AcceptMediaStreamOptions): Promise<MediaStreamSession> {
+export function acceptMediaStream(socket: WebSocket, options: MediaStreamTransportOptions): Promise<MediaStreamSession> {
   return new Promise<MediaStreamSession>((resolve, reject) => {
     new TwilioMediaStream(socket, options, resolve, reject);
   });
@@ -50,6 +62,9 @@ class TwilioMediaStream implements MediaStreamSession {
   private readonly clock: Clock;
   private readonly recorder: MediaStreamRecorder | undefined;
   private readonly continuity: InboundContinuity;
+  /** Null when coalescing is off. */
+  private readonly coalescer: MediaCoalescer | null;
+  private messages: StreamMessages | null = null;
   private logger: Logger;
   private phase: 'handshake' | 'started' | 'failed' = 'handshake';
   private startInfo: StreamStart | null = null;
@@ -79,7 +94,7 @@ class TwilioMediaStream implements MediaStreamSession {
 
   constructor(
     private readonly socket: WebSocket,
-    options: AcceptMediaStreamOptions,
+    options: MediaStreamTransportOptions,
     private readonly resolveHandshake: (session: MediaStreamSession) => void,
     private readonly rejectHandshake: (error: MediaStreamHandshakeError) => void,
   ) {
@@ -97,6 +112,9 @@ class TwilioMediaStream implements MediaStreamSession {
     });
     this.guard = new GuardedHandlers(() => this.logger, 'media stream handler threw (further throws at debug)');
     this.continuity = new InboundContinuity(options.maxGapFillMs === undefined ? {} : { maxGapFillMs: options.maxGapFillMs });
+    const coalesce = options.coalesceMedia ?? true;
+    const emit = (payloadBase64: string, bytes: number): void => this.sendMediaText(this.messages!.media(payloadBase64), bytes);
+    this.coalescer = coalesce === false ? null : new MediaCoalescer(emit, coalesce === true ? queueMicrotask : coalesce);
 
     socket.on('message', (data, isBinary) => this.onSocketMessage(data, isBinary));
     socket.on('close', (code, reason) => this.onSocketClose(code, reason.toString('utf8')));
@@ -133,25 +151,28 @@ class TwilioMediaStream implements MediaStreamSession {
   }
 
   sendMedia(mulaw: Uint8Array): boolean {
-    if (!this.send(mediaMessage(this.start.streamSid, mulaw))) return false;
-    this.counters.mediaMessagesOut++;
-    this.counters.mediaBytesOut += mulaw.length;
+    if (this.socket.readyState !== WebSocket.OPEN) return false;
+    if (this.coalescer !== null) this.coalescer.add(mulaw);
+    else this.sendMediaText(this.messages!.media(bytesToBase64(mulaw)), mulaw.length);
     return true;
   }
 
   sendMark(name: string): boolean {
-    if (!this.send(markMessage(this.start.streamSid, name))) return false;
+    this.coalescer?.flush();
+    if (!this.send(this.messages!.mark(name))) return false;
     this.counters.marksOut++;
     return true;
   }
 
   sendClear(): boolean {
-    if (!this.send(clearMessage(this.start.streamSid))) return false;
+    this.coalescer?.flush();
+    if (!this.send(this.messages!.clear)) return false;
     this.counters.clearsOut++;
     return true;
   }
 
   close(code = 1000, reason = ''): void {
+    if (!this.closeRequested) this.coalescer?.flush();
     this.closeSocket(code, reason);
   }
 
@@ -168,6 +189,12 @@ class TwilioMediaStream implements MediaStreamSession {
       duplicates: continuity.duplicates,
       reordered: continuity.reordered,
     };
+  }
+
+  private sendMediaText(text: string, payloadBytes: number): void {
+    if (!this.send(text)) return;
+    this.counters.mediaMessagesOut++;
+    this.counters.mediaBytesOut += payloadBytes;
   }
 
   private send(text: string): boolean {
@@ -231,6 +258,7 @@ class TwilioMediaStream implements MediaStreamSession {
     }
     this.phase = 'started';
     this.startInfo = start;
+    this.messages = new StreamMessages(start.streamSid);
     this.logger = this.logger.child({ callSid: start.callSid, streamSid: start.streamSid });
     if (!this.connectedSeen) this.logger.info('Twilio stream started without a connected message');
     this.recorder?.identify({ streamSid: start.streamSid, callSid: start.callSid });
@@ -294,6 +322,7 @@ class TwilioMediaStream implements MediaStreamSession {
   }
 
   private onSocketClose(code: number, reason: string): void {
+    this.coalescer?.discard();
     if (this.handshakeTimer !== null) {
       this.clock.clearTimeout(this.handshakeTimer);
       this.handshakeTimer = null;
