@@ -1,7 +1,7 @@
 /**
- * Settings of several instances behind one load balancer (docs/scale-out.md): who this instance is, where Twilio
- * reaches it directly, and whether it joins the cluster (live view, remote hang-up, heartbeats over PostgreSQL
- * LISTEN/NOTIFY). A single instance needs none of them.
+ * Settings of instances behind a proxy or a load balancer (docs/scale-out.md): which proxies to believe, who this
+ * instance is, where Twilio reaches it directly, and whether it joins the cluster (live view, remote hang-up,
+ * heartbeats over PostgreSQL LISTEN/NOTIFY). A single instance reached directly needs none of them.
  */
 import { hostname } from 'node:os';
 import { ConfigError } from './config-error.js';
@@ -47,4 +47,17 @@ function readInstancePublicUrl(reader: EnvReader, context: { publicBaseUrl: stri
   }
   if (context.production && parsed.protocol !== 'https:') throw new ConfigError(`INSTANCE_PUBLIC_URL must use https: when NODE_ENV=production (got "${value}")`);
   return `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`;
+}
+
+const TRUST_PROXY_ENTRY = /^(loopback|linklocal|uniquelocal|[0-9a-fA-F:.]+(\/\d{1,3})?)$/;
+
+export function readTrustProxy(reader: EnvReader): number | string | null {
+  const value = reader.optional('TRUST_PROXY');
+  if (value === null) return null;
+  if (/^\d{1,2}$/.test(value)) return Number(value);
+  const entries = value.split(',').map((entry) => entry.trim());
+  if (entries.some((entry) => !TRUST_PROXY_ENTRY.test(entry))) {
+    throw new ConfigError(`TRUST_PROXY must be a hop count or a comma-separated list of addresses, subnets, loopback, linklocal or uniquelocal (got "${value}")`);
+  }
+  return entries.join(', ');
 }

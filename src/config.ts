@@ -3,7 +3,7 @@
  * `ConfigError` whose message is one line naming the variable and what is wrong (the entry point prints it and exits
  * without a stack trace).
  */
-import { readClusterConfig, type ClusterConfig } from './config-cluster.js';
+import { readClusterConfig, readTrustProxy, type ClusterConfig } from './config-cluster.js';
 import { EnvReader, type Env } from './config-reader.js';
 import { ConfigError } from './config-error.js';
 import { parsePriceTable, type PriceTable } from './records/pricing.js';
@@ -201,19 +201,6 @@ export const DEFAULT_INSTRUCTIONS =
   'You are a friendly, concise voice assistant on a phone call. Speak naturally, keep answers short, and ask one question at a time.';
 export const DEFAULT_TRANSCRIPTION_MODEL = 'gpt-4o-mini-transcribe';
 export const DEFAULT_GREETING = 'Greet the caller in one short sentence and ask how you can help.';
-
-const TRUST_PROXY_ENTRY = /^(loopback|linklocal|uniquelocal|[0-9a-fA-F:.]+(\/\d{1,3})?)$/;
-
-function readTrustProxy(reader: EnvReader): number | string | null {
-  const value = reader.optional('TRUST_PROXY');
-  if (value === null) return null;
-  if (/^\d{1,2}$/.test(value)) return Number(value);
-  const entries = value.split(',').map((entry) => entry.trim());
-  if (entries.some((entry) => !TRUST_PROXY_ENTRY.test(entry))) {
-    throw new ConfigError(`TRUST_PROXY must be a hop count or a comma-separated list of addresses, subnets, loopback, linklocal or uniquelocal (got "${value}")`);
-  }
-  return entries.join(', ');
-}
 
 function readPublicBaseUrl(reader: EnvReader): string | undefined {
   const value = reader.url('PUBLIC_BASE_URL', undefined, ['https:', 'http:']);

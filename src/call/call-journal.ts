@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import type { VoiceAgentSession } from '../voice/port.js';
 import type { StreamOutcome } from './after-stream.js';
 import type { CallEvent, HeardShare } from './call-events.js';
+import type { CallSummary } from './call-summary.js';
 import type { CallerChannel } from './channel.js';
 import type { InterruptResult, PlayoutSink } from './playout.js';
 
@@ -92,4 +93,10 @@ export function logCallStarted(logger: Logger, channel: CallerChannel, agent: Vo
   const { formats, provider } = agent;
   const describe = (format?: { encoding: string; sampleRateHz: number }) => (format === undefined ? 'at ready' : `${format.encoding}@${format.sampleRateHz}`);
   logger.info({ predialled, provider, input: describe(formats?.input), output: describe(formats?.output), customParameters }, 'call started');
+}
+
+/** The call's last log line: its summary (the logger already carries callSid and streamSid). */
+export function logCallEnded(logger: Logger, summary: CallSummary): void {
+  const { callSid: _callSid, streamSid: _streamSid, ...fields } = summary;
+  logger.info(fields, 'call ended');
 }

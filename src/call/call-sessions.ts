@@ -25,6 +25,8 @@ export interface CallSessionsOptions {
   fallback?: () => VoiceAgentSession;
   /** Neither side speaking, nothing in flight (a moment to rotate). */
   isQuiet: () => boolean;
+  /** The call went to the fallback provider (observers hear of it). */
+  fellBack?: (from: string, to: string, faultKind: string) => void;
   /** A rotated session took over (the call attaches it). */
   rotated: (next: VoiceAgentSession) => void;
 }
@@ -83,9 +85,16 @@ export class CallSessions {
   }
 
   /** Opens the session a re-dial or fallback calls for and makes it current. Throws when the dial throws. */
-  openReplacement(recovery: 'redial' | 'fallback', agentSpoke: boolean): VoiceAgentSession {
+  openReplacement(recovery: 'redial' | 'fallback', agentSpoke: boolean, faultKind: string): VoiceAgentSession {
+    const from = this.currentSession.provider;
     const next = recovery === 'fallback' ? this.options.fallback!() : this.options.redial!(agentSpoke);
     this.replace(next, recovery);
+    if (recovery === 'fallback') {
+      this.options.logger.warn({ from, to: next.provider }, 'provider failed to connect: the call goes to the fallback provider');
+      this.options.fellBack?.(from, next.provider, faultKind);
+    } else {
+      this.options.logger.warn({ redialsLeft: this.redials }, 're-dialling the upstream session');
+    }
     return next;
   }
 

@@ -1,10 +1,10 @@
 /**
- * One phone call: the only object that touches both the caller's channel (the Twilio Media Stream) and the voice
- * agent (any provider, through the voice-agent port in src/voice/port.ts). It knows no provider's wire format.
+ * One call: the only object that touches both the caller's channel (a Twilio Media Stream, the browser phone) and
+ * the voice agent (any provider, through the voice-agent port in src/voice/port.ts). It knows no provider's wire.
  *
  * It composes parts that each own one slice of state and are tested alone: Playout (agent audio → paced 20 ms frames
  * with marks, and what the caller really heard), the transcoders the provider's formats need, CallSessions (the
- * provider sessions: re-dial, fallback, rotation), CallOpening (greeting, AMD wait), CallKeypad, TurnLatencyMeter,
+ * provider sessions: re-dial, fallback, rotation), CallOpening (greeting, AMD wait), CallerInput (keys, typed lines), TurnLatencyMeter,
  * CallToolRunner and HoldPlayer, CallEnding, CallLimits; CallJournal tells observers, the audio tap a recording.
  *
  * Rules it enforces:
@@ -16,20 +16,20 @@
 import { TWILIO_AUDIO, type ChannelAudio } from '../audio/channel-audio.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
-import type { VoiceAgentEvent, VoiceAgentFault, VoiceAgentSession } from '../voice/port.js';
+import type { Speaker, VoiceAgentEvent, VoiceAgentFault, VoiceAgentSession } from '../voice/port.js';
 import type { StreamOutcome } from './after-stream.js';
 import { playApology } from './apology.js';
 import { CallOpening } from './call-opening.js';
 import { CallEnding } from './call-ending.js';
 import { playoutTuning, type CallOptions } from './call-options.js';
-import { CallJournal, logCallStarted, playoutSink } from './call-journal.js';
+import { CallJournal, logCallEnded, logCallStarted, playoutSink } from './call-journal.js';
 import { callLimits, type CallLimits } from './call-limits.js';
 import { addUsage, emptyUsage, summariseCall, type CallSummary } from './call-summary.js';
 import { CallToolRunner } from './call-tools.js';
 import { CallSessions } from './call-sessions.js';
 import { TurnLatencyMeter } from './caller-audio-clock.js';
 import type { CallerChannel } from './channel.js';
-import { CallKeypad } from './dtmf.js';
+import { CallerInput } from './caller-input.js';
 import { HoldPlayer } from './hold-sound.js';
 import { heardOfSession, Playout } from './playout.js';
 import { CallAudioConversion } from './transcoding.js';
@@ -54,7 +54,8 @@ export class Call {
   }
   /** Bound once: the per-frame path allocates no closure. */
   private readonly appendToAgent = (audio: Uint8Array): void => this.agent.appendAudio(audio);
-  private readonly keypad: CallKeypad;
+  /** Key presses and typed lines. */
+  private readonly input: CallerInput;
   private readonly turnLatency = new TurnLatencyMeter();
   private readonly journal: CallJournal;
   private readonly hold: HoldPlayer;
@@ -75,7 +76,7 @@ export class Call {
   private readonly opening: CallOpening;
   /** The agent item whose audio is arriving, until its `agent_audio_done`. */
   private openItem: { responseId: string; itemId: string } | null = null;
-  private readonly counters = { responses: 0, bargeIns: 0, framesIn: 0, lateDeltasDropped: 0, upstreamFaults: 0, typedLines: 0 };
+  private readonly counters = { responses: 0, bargeIns: 0, framesIn: 0, lateDeltasDropped: 0, upstreamFaults: 0 };
   private readonly usage = emptyUsage();
 
   constructor(options: CallOptions) {
@@ -98,6 +99,7 @@ export class Call {
       ...(options.fallback === undefined ? {} : { fallback: options.fallback }),
       isQuiet: () => this.isQuiet(),
       rotated: (next) => this.attachAgent(next),
+      fellBack: (from, to, faultKind) => this.journal.publish({ type: 'provider_fallback', atMs: this.clock.now(), from, to, fault: faultKind }),
     });
     this.opening = new CallOpening(options.settings, options.answeringMachine, {
       canSpeak: () => this.state === 'live' && this.agent.state === 'ready',
@@ -120,7 +122,13 @@ export class Call {
       sink: playoutSink(channel, this.clock, options.audioTap),
       onItemStarted: (responseId, itemId, sentAtMs) => this.journal.agentAudioStarted(responseId, itemId, sentAtMs, this.turnLatency.agentAudioStarted(sentAtMs)),
     });
-    this.keypad = new CallKeypad(this.clock, options.settings.forwardDtmf, { agent: () => this.agent, isLive: () => this.state === 'live' });
+    const { clock, logger, journal } = this;
+    this.input = new CallerInput({ clock, logger, journal, forwardDtmf: options.settings.forwardDtmf, agent: () => this.agent, isLive: () => this.state === 'live' }, {
+      active: () => this.limits.onCallerActivity(),
+      interrupt: () => this.onSpeechStarted(null),
+      said: (itemId, text) => this.noteTranscript({ speaker: 'caller', itemId, text, final: true }),
+      sessionTag: () => this.sessions.tag,
+    });
     this.hold = new HoldPlayer(this.clock, this.playout, this.channelAudio);
     this.ending = new CallEnding(this.clock, () => this.playout.isActive(), (outcome) => this.closeWithOutcome(outcome));
     this.limits = callLimits({
@@ -145,8 +153,9 @@ export class Call {
     this.channel.setHandlers({
       onMedia: (payload) => this.onCallerAudio(payload),
       onMark: (name) => this.onMarkEchoed(name),
-      onDtmf: (digit) => this.onDtmf(digit),
-      onText: (text) => this.onTypedLine(text),
+      onDtmf: (digit) => this.state === 'live' && this.input.key(digit),
+      // Not while an outbound call waits for the answering-machine verdict: nobody is known to be there yet.
+      onText: (text) => this.state === 'live' && !this.opening.holdsCallerAudio && this.input.typed(text),
       onStop: () => this.end('caller hung up'),
       onClose: ({ code }) => this.end(`stream closed (${code})`),
     });
@@ -224,8 +233,7 @@ export class Call {
         return;
       }
       case 'transcript':
-        this.sessions.memory.transcript(event.speaker, this.sessions.tag + event.itemId, event.text, event.final);
-        this.journal.publish({ ...event, itemId: this.sessions.tag + event.itemId, atMs: this.clock.now() });
+        this.noteTranscript({ ...event, itemId: this.sessions.tag + event.itemId });
         return;
       case 'fault':
         this.onAgentFault(event.fault);
@@ -249,23 +257,10 @@ export class Call {
     this.turnLatency.callerAudio.appended(payload.length / this.channelAudio.bytesPerMs, this.clock.now());
   }
 
-  private onDtmf(digit: string): void {
-    if (this.state !== 'live') return;
-    this.logger.info({ digit }, 'caller pressed a key');
-    this.journal.dtmf(digit);
-    this.limits.onCallerActivity();
-    this.keypad.press(digit);
-  }
-
-  /** A typed line (browser phone, terminal client): it interrupts the agent like speech, and is answered once. */
-  private onTypedLine(text: string): void {
-    if (this.state !== 'live' || this.opening.holdsCallerAudio) return;
-    this.onSpeechStarted(null);
-    const itemId = `${this.sessions.tag}typed-${++this.counters.typedLines}`;
-    this.sessions.memory.transcript('caller', itemId, text, true);
-    this.journal.publish({ type: 'transcript', atMs: this.clock.now(), speaker: 'caller', itemId, text, final: true });
-    this.agent.sendUserText(text);
-    this.agent.requestResponse({ reason: 'typed_text' });
+  /** A transcript line (the item id already session-tagged): the conversation so far, and the observers. */
+  private noteTranscript(line: { speaker: Speaker; itemId: string; text: string; final: boolean; asHeard?: boolean }): void {
+    this.sessions.memory.transcript(line.speaker, line.itemId, line.text, line.final);
+    this.journal.publish({ ...line, type: 'transcript', atMs: this.clock.now() });
   }
 
   // ---- agent → caller -------------------------------------------------------------------------------------------
@@ -344,10 +339,9 @@ export class Call {
       this.apologise();
       return;
     }
-    const from = this.agent.provider;
     let next: VoiceAgentSession;
     try {
-      next = this.sessions.openReplacement(recovery, this.agentSpoke);
+      next = this.sessions.openReplacement(recovery, this.agentSpoke, fault.kind);
     } catch (error) {
       this.logger.error({ err: error }, 'could not open a new session');
       this.apologise();
@@ -355,12 +349,6 @@ export class Call {
     }
     // A call whose agent has not spoken yet is greeted by the new session (the lost one's greeting never played).
     if (!this.agentSpoke) this.opening.greetAgain();
-    if (recovery === 'fallback') {
-      this.logger.warn({ from, to: next.provider }, 'provider failed to connect: the call goes to the fallback provider');
-      this.journal.publish({ type: 'provider_fallback', atMs: this.clock.now(), from, to: next.provider, fault: fault.kind });
-    } else {
-      this.logger.warn({ redialsLeft: this.sessions.redialsLeft }, 're-dialling the upstream session');
-    }
     this.attachAgent(next);
   }
 
@@ -391,7 +379,7 @@ export class Call {
   private end(reason: string): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
-    this.keypad.dispose();
+    this.input.dispose();
     this.sessions.close();
     this.limits.stop();
     this.ending.dispose();
@@ -410,9 +398,7 @@ export class Call {
       sessions: this.sessions.stats(),
       usage: this.usage,
     });
-    // callSid and streamSid are already bound to this logger.
-    const { callSid: _callSid, streamSid: _streamSid, ...fields } = summary;
-    this.logger.info(fields, 'call ended');
+    logCallEnded(this.logger, summary);
     this.resolveEnded(summary);
   }
 }

@@ -12,61 +12,23 @@
 import { callControlFor, callLimitsFor } from '../agents/call-settings.js';
 import { agentByName, agentForNumber } from '../agents/routing.js';
 import { fillTemplate, type CallVariables } from '../agents/template.js';
-import type { AgentDefinition, AgentRoster } from '../agents/types.js';
+import type { AgentDefinition } from '../agents/types.js';
 import { decideAfterStream, type DialStatus, type StreamOutcome } from '../call/after-stream.js';
 import { Call } from '../call/call.js';
-import type { CallAudioTap } from '../call/call-journal.js';
-import type { ToolDefinition } from '../call/tools.js';
-import type { Clock } from '../clock.js';
-import type { Config, VoiceProvider } from '../config.js';
+import type { CallerChannel } from '../call/channel.js';
 import type { Logger } from '../logger.js';
-import { CallObservers, type CallInfo } from '../observers/hub.js';
+import type { CallInfo } from '../observers/hub.js';
+import type { OutboundCalls } from '../outbound/outbound-calls.js';
 import type { MediaStreamSession } from '../twilio/media-stream.js';
 import { StreamTokenRegistry, type StreamTokenInfo } from '../twilio/stream-tokens.js';
 import { dialTwiml, hangUpTwiml, sayAndHangUpTwiml } from '../twilio/twiml.js';
 import { dialActionUrl, type AcceptedCall } from '../twilio/webhook.js';
 import type { VoiceAgentSession } from '../voice/port.js';
-import type { CallerChannel } from '../call/channel.js';
-import type { ChannelAudio } from '../audio/channel-audio.js';
-import type { OutboundCalls } from '../outbound/outbound-calls.js';
-import type { RefusalReason } from '../metrics/call-metrics.js';
-import type { CallGuard } from './call-guard.js';
+import type { CallAdmissionOptions } from './admission-options.js';
 import { OutcomeStore } from './outcomes.js';
 import { PredialPool } from './predial.js';
 
-/** Opens a provider session configured for `agent` on this call. */
-export type AgentDialer = (request: {
-  agent: AgentDefinition;
-  variables: CallVariables;
-  logger: Logger;
-  provider?: VoiceProvider;
-  /** A re-dial of a call already under way: no greeting of the provider's own (ElevenLabs' first message). */
-  continuing?: boolean;
-  /** The caller's channel is wideband (the browser phone): ask the provider for its full-band audio. */
-  wideband?: boolean;
-}) => VoiceAgentSession;
-
-export interface CallAdmissionOptions {
-  config: Readonly<Config>;
-  logger: Logger;
-  clock: Clock;
-  roster: AgentRoster;
-  /** Opens a new agent session for a call (dials at once). */
-  dialAgent: AgentDialer;
-  /** The tools an agent's calls may run (its HTTP tools, and tools given in code); built once per agent. */
-  toolsFor(agent: AgentDefinition): readonly ToolDefinition[];
-  /** Open the agent session while answering the webhook (default true). */
-  predial: boolean;
-  observers: CallObservers;
-  /** Outbound calls we placed: their streams take identity and answering-machine settings from the job. */
-  outbound?: OutboundCalls;
-  /** Blocklist, per-number limit, spend cap. */
-  guard?: CallGuard;
-  /** A call refused at the door (for metrics). */
-  onRefusal?(reason: RefusalReason): void;
-  /** A recording of the call (its audio tap), when its agent records calls. */
-  recordingFor?(info: CallInfo, agent: AgentDefinition, audio?: ChannelAudio): CallAudioTap | undefined;
-}
+export type { AgentDialer, CallAdmissionOptions } from './admission-options.js';
 
 export class CallAdmission {
   readonly tokens: StreamTokenRegistry;
