@@ -13,24 +13,10 @@ import { Playout } from '../src/call/playout.js';
 import { ManualClock } from '../src/clock.js';
 import { silentLogger } from '../src/logger.js';
 import { TwilioPlaybackEmulator } from '../src/simulator/twilio-playback.js';
+import { DELTA_BYTES, FIRST_DELTA_BYTES, random } from './helpers/realtime-provider.js';
 
 const MULAW_SILENCE = 0xff;
-/** What a 100 ms (4 801-byte, 24 kHz PCM16) provider delta becomes in mu-law: the first one 95 ms (the resampler's delay). */
-const FIRST_DELTA_BYTES = 760;
-const DELTA_BYTES = 800;
 const DELTA_MS = 100;
-
-/** Seeded PRNG (mulberry32): the same jitter on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 interface Delta {
   atMs: number;

@@ -19,6 +19,7 @@ import { ConfigError, loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/logger.js';
 import { TwilioPlaybackEmulator } from '../src/simulator/twilio-playback.js';
 import { FakeVoiceAgent } from './helpers/fake-voice-agent.js';
+import { DELTA_BYTES, FIRST_DELTA_BYTES, random } from './helpers/realtime-provider.js';
 
 const LEAD_MS = 200;
 const QUANTUM_MS = 100;
@@ -111,21 +112,6 @@ describe('Pacer with a send quantum', () => {
 
 // ---- a provider streaming in real time, through Playout and the simulated Twilio -------------------------------
 
-/** What a 100 ms (24 kHz PCM16) provider delta becomes in mu-law: the first one 95 ms (the resampler's delay). */
-const FIRST_DELTA_BYTES = 760;
-const DELTA_BYTES = 800;
-
-/** Seeded PRNG (mulberry32): the same jitter on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 interface Answer {
   itemId: string;
