@@ -16,7 +16,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import type { CallSummary } from '../src/call/call.js';
 
 export interface BridgeStats {
@@ -39,6 +39,9 @@ export interface BridgeStats {
   gcCount: number;
   gcTotalMs: number;
   gcMaxMs: number;
+  /** 99th percentile pause, ms, and how many of the collections were young-generation scavenges. */
+  gcP99Ms: number;
+  gcMinorCount: number;
   /** process.resourceUsage(): times the OS took the CPU away (another process wanted it), since process start. */
   involuntaryContextSwitches: number;
 }
@@ -120,12 +123,14 @@ async function main(): Promise<void> {
   // Resolution 10 ms (the default): a 1 ms probe timer alone costs the idle server measurable CPU.
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_PROBE_MS });
   loopDelay.enable();
-  const gc = { count: 0, totalMs: 0, maxMs: 0 };
+  const gc = { count: 0, totalMs: 0, maxMs: 0, minor: 0, pausesMs: [] as number[] };
   const gcObserver = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       gc.count++;
       gc.totalMs += entry.duration;
       if (entry.duration > gc.maxMs) gc.maxMs = entry.duration;
+      if ((entry as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) gc.minor++;
+      gc.pausesMs.push(entry.duration);
     }
   });
   gcObserver.observe({ entryTypes: ['gc'] });
@@ -133,6 +138,12 @@ async function main(): Promise<void> {
     gc.count = 0;
     gc.totalMs = 0;
     gc.maxMs = 0;
+    gc.minor = 0;
+    gc.pausesMs = [];
+  };
+  const gcP99Ms = (): number => {
+    const sorted = [...gc.pausesMs].sort((a, b) => a - b);
+    return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)]!;
   };
 
   let inspector: Session | null = null;
@@ -188,6 +199,8 @@ async function main(): Promise<void> {
           gcCount: gc.count,
           gcTotalMs: gc.totalMs,
           gcMaxMs: gc.maxMs,
+          gcP99Ms: gcP99Ms(),
+          gcMinorCount: gc.minor,
           involuntaryContextSwitches: process.resourceUsage().involuntaryContextSwitches,
         });
         if (message.resetWindow === true) {

@@ -75,7 +75,10 @@ export async function startBridge(mode: Mode, calls: number, simUrl: string, opt
     AGENT_GREETING: '',
     LOG_LEVEL: 'warn',
     MAX_CONCURRENT_CALLS: String(calls + 20),
+    ...(mode === 'relay' ? {} : options.bridgeEnv),
   };
+  // ws loads its optional native `bufferutil` when installed (callbridge installs it); the sample does not.
+  if (mode === 'relay' && !options.relayBufferutil) env.WS_NO_BUFFER_UTIL = '1';
   const nodeArgs = ['--import', 'tsx', '--expose-gc'];
   if (options.semiSpaceMb !== null) nodeArgs.push(`--max-semi-space-size=${options.semiSpaceMb}`);
   nodeArgs.push(BRIDGE_PATH);

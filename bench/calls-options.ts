@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+
 /**
  * Command-line options of the calls benchmark (see bench/calls.ts for what they do).
  */
@@ -29,6 +31,13 @@ export interface Options {
   profileDir: string | null;
   /** V8 young-generation semi-space for the bridge, MiB (null = Node's default). */
   semiSpaceMb: number | null;
+  /** Extra environment for the bridge's process (`--bridge-env K=V`, repeatable): compare settings in one sitting. */
+  bridgeEnv: Record<string, string>;
+  /**
+   * The relay with ws's native `bufferutil` (masking/unmasking in C++). Off by default: the official sample's
+   * package.json does not install it, so its ws masks in JavaScript.
+   */
+  relayBufferutil: boolean;
 }
 
 export function parseOptions(argv: readonly string[]): Options {
@@ -46,6 +55,8 @@ export function parseOptions(argv: readonly string[]): Options {
     pin: true,
     profileDir: null,
     semiSpaceMb: null,
+    bridgeEnv: {},
+    relayBufferutil: false,
   };
   const number = (name: string, value: string | undefined, min: number, max: number): number => {
     const parsed = Number(value);
@@ -102,15 +113,27 @@ export function parseOptions(argv: readonly string[]): Options {
       case '--semi-space-mb':
         options.semiSpaceMb = Math.round(number(flag, value(), 1, 1_024));
         break;
+      case '--bridge-env': {
+        const pair = value() ?? '';
+        const equals = pair.indexOf('=');
+        if (equals <= 0) throw new Error('--bridge-env needs NAME=VALUE');
+        options.bridgeEnv[pair.slice(0, equals)] = pair.slice(equals + 1);
+        break;
+      }
+      case '--relay-bufferutil':
+        options.relayBufferutil = true;
+        break;
       case '--profile':
         options.profileDir = value() ?? null;
         if (options.profileDir === null) throw new Error('--profile needs a directory');
+        mkdirSync(options.profileDir, { recursive: true });
         break;
       case '--help':
       case '-h':
         process.stdout.write(
           'usage: npx tsx bench/calls.ts [--calls N[,N…]] [--seconds S] [--modes relay,pcmu,pcm] [--rounds K] [--search] [--search-seconds S] [--budget S]\n' +
-            '                               [--ramp-ms MS] [--warmup-ms MS] [--speed-factor F] [--no-pin] [--profile DIR] [--semi-space-mb N]\n',
+            '                               [--ramp-ms MS] [--warmup-ms MS] [--speed-factor F] [--no-pin] [--profile DIR] [--semi-space-mb N]\n' +
+            '                               [--bridge-env NAME=VALUE …] [--relay-bufferutil]\n',
         );
         process.exit(0);
       // eslint-disable-next-line no-fallthrough

@@ -114,6 +114,8 @@ export interface ScenarioResult {
   serverGcCount: number;
   serverGcTotalMs: number;
   serverGcMaxMs: number;
+  serverGcP99Ms: number;
+  serverGcMinorCount: number;
   /** Times the OS preempted the bridge over the window (another process on its core: a noisy machine). */
   serverPreemptions: number;
   /** This process (callers + simulated Realtime): % of one core over the window, and its event-loop delay p99. */
@@ -301,6 +303,8 @@ export function scenarioResult(measurements: ScenarioMeasurements): ScenarioResu
     serverGcCount: s1.gcCount,
     serverGcTotalMs: round1(s1.gcTotalMs),
     serverGcMaxMs: round1(s1.gcMaxMs),
+    serverGcP99Ms: round1(s1.gcP99Ms),
+    serverGcMinorCount: s1.gcMinorCount,
     serverPreemptions: s1.involuntaryContextSwitches - s0.involuntaryContextSwitches,
     generatorCpuPercent: round1(((generatorCpu.user + generatorCpu.system) / 1_000 / generatorWallMs) * 100),
     generatorLoopDelayP99Ms: round3(generatorDelay.percentile(99) / 1e6),
@@ -353,7 +357,7 @@ export function printTable(title: string, results: readonly ScenarioResult[]): v
     ['gaps, barge-ins, late deltas, faults', (r) => [r.gaps, r.bargeIns, r.lateDeltasDropped, r.upstreamFaults].map(count).join(', ')],
     ['frames in / out (whole calls)', (r) => `${count(r.framesIn)} / ${count(r.framesOut)}`],
     ['server loop delay p99 / max, ms', (r) => `${fmt(r.serverLoopDelayP99Ms, 2)} / ${fmt(r.serverLoopDelayMaxMs, 2)}`],
-    ['server GC count / total ms / max ms', (r) => `${r.serverGcCount} / ${fmt(r.serverGcTotalMs, 1)} / ${fmt(r.serverGcMaxMs, 1)}`],
+    ['server GC count (scavenges) / total / p99 / max pause, ms', (r) => `${r.serverGcCount} (${r.serverGcMinorCount}) / ${fmt(r.serverGcTotalMs, 1)} / ${fmt(r.serverGcP99Ms, 1)} / ${fmt(r.serverGcMaxMs, 1)}`],
     ['server preemptions (other processes)', (r) => String(r.serverPreemptions)],
     ['host load average, 1 min', (r) => fmt(r.hostLoadAverage, 1)],
     ['generator CPU %, loop delay p99 / max ms', (r) => `${fmt(r.generatorCpuPercent, 1)}, ${fmt(r.generatorLoopDelayP99Ms, 2)} / ${fmt(r.generatorLoopDelayMaxMs, 1)}`],

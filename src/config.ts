@@ -7,6 +7,7 @@ import { readClusterConfig, readTrustProxy, type ClusterConfig } from './config-
 import { EnvReader, type Env } from './config-reader.js';
 import { ConfigError } from './config-error.js';
 import { parsePriceTable, type PriceTable } from './records/pricing.js';
+import { DEFAULT_APPEND_BATCH_MS } from './providers/openai/connection-types.js';
 
 export { ConfigError } from './config-error.js';
 
@@ -194,6 +195,8 @@ export interface Config {
     forwardDtmf: boolean;
     /** Hold the start of each answer until this much audio is in hand (a real-time provider never leaves a gap); 0 = off. */
     jitterCushionMs: number;
+    /** Caller audio gathered per append to the provider, ms (20 = each frame as it comes). */
+    appendBatchMs: number;
   };
 }
 
@@ -375,6 +378,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       markIntervalMs: reader.integer('MARK_INTERVAL_MS', 100, 20, 2_000),
       forwardDtmf: reader.boolean('FORWARD_DTMF', true),
       jitterCushionMs: reader.integer('JITTER_CUSHION_MS', 60, 0, 500),
+      appendBatchMs: reader.integer('APPEND_BATCH_MS', DEFAULT_APPEND_BATCH_MS, 20, 200),
     },
   };
   return deepFreeze(config);

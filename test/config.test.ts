@@ -22,7 +22,7 @@ describe('loadConfig', () => {
       createResponse: true,
       interruptResponse: true,
     });
-    expect(config.call).toEqual({ playbackLeadMs: 200, pacerQuantumMs: 20, markIntervalMs: 100, forwardDtmf: true, jitterCushionMs: 60 });
+    expect(config.call).toEqual({ playbackLeadMs: 200, pacerQuantumMs: 20, markIntervalMs: 100, forwardDtmf: true, jitterCushionMs: 60, appendBatchMs: 40 });
     expect(config.openai.transcriptionModel).toBe('gpt-4o-mini-transcribe'); // records want the caller's words
     expect(config.openai.sessionRotateAfterS).toBe(3_300);
     expect(config.server.drainTimeoutS).toBe(900);

@@ -181,11 +181,40 @@ describe('caller audio', () => {
     expect(server.messages).toHaveLength(1);
     server.sendMetadata();
     await vi.waitFor(() => expect(recorder.ready).toHaveLength(1));
+    // From ready on, APPEND_BATCH_MS (default 40 ms) of audio per chunk: 4 and 5 leave as one.
     connection.appendAudio(bytes(4));
+    connection.appendAudio(bytes(5));
     await server.waitForMessages(6);
-    const chunk = (fill: number): object => ({ user_audio_chunk: Buffer.from(bytes(fill)).toString('base64') });
-    expect(server.messages.slice(1)).toEqual([chunk(1), { type: 'user_activity' }, chunk(2), chunk(3), chunk(4)]);
-    expect(connection.stats().audioBytesSent).toBe(640);
+    const chunk = (...fills: number[]): object => ({ user_audio_chunk: Buffer.concat(fills.map((fill) => bytes(fill))).toString('base64') });
+    expect(server.messages.slice(1)).toEqual([chunk(1), { type: 'user_activity' }, chunk(2), chunk(3), chunk(4, 5)]);
+    expect(connection.stats().audioBytesSent).toBe(800);
+  });
+
+  it('once ready, gathers 40 ms per chunk; a part-filled batch goes before any other message and before the close', async () => {
+    const { connection } = await openReady('pcm_16000', 'pcm_16000');
+    const pcm = (fill: number): Uint8Array => new Uint8Array(640).fill(fill); // 20 ms at 16 kHz
+    const chunk = (...fills: number[]): object => ({ user_audio_chunk: Buffer.concat(fills.map((fill) => pcm(fill))).toString('base64') });
+    connection.appendAudio(pcm(1));
+    connection.appendAudio(pcm(2)); // 1 280 bytes = 40 ms: sent
+    connection.appendAudio(pcm(3));
+    connection.send({ type: 'user_activity' });
+    connection.appendAudio(pcm(4));
+    connection.close();
+    await server.waitForMessages(5);
+    expect(server.messages.slice(1)).toEqual([chunk(1, 2), chunk(3), { type: 'user_activity' }, chunk(4)]);
+    expect(connection.stats().audioBytesSent).toBe(4 * 640);
+  });
+
+  it('APPEND_BATCH_MS 20: each chunk as it comes', async () => {
+    const connection = open({ appendBatchMs: 20 });
+    const recorder = attach(connection);
+    await server.waitForMessages(1);
+    server.sendMetadata();
+    await vi.waitFor(() => expect(recorder.ready).toHaveLength(1));
+    connection.appendAudio(bytes(1));
+    connection.appendAudio(bytes(2));
+    await server.waitForMessages(3);
+    expect(server.messages.slice(1)).toEqual([1, 2].map((fill) => ({ user_audio_chunk: Buffer.from(bytes(fill)).toString('base64') })));
   });
 
   it('is bounded before ready: the oldest chunks are dropped and counted', async () => {

@@ -97,6 +97,8 @@ function open(overrides: Partial<RealtimeConnectionOptions> = {}): RealtimeConne
     authMode: 'bearer',
     sessionUpdate: SESSION_UPDATE,
     logger: capture.logger,
+    // One append per chunk: these tests pin down holding and order per chunk (batching: realtime-append-batch.test.ts).
+    appendBatchMs: 20,
     ...overrides,
   });
   connections.push(connection);

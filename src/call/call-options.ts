@@ -11,6 +11,7 @@ import type { CallAudioTap } from './call-journal.js';
 import type { AnsweringMachineSettings } from './answering-machine.js';
 import type { CallLimitSettings } from './call-limits.js';
 import type { CallerChannel } from './channel.js';
+import type { DeliveryPace } from './delivery-pace.js';
 import type { ToolDefinition } from './tools.js';
 
 /** Provider-neutral settings of one call. */
@@ -75,11 +76,14 @@ export interface CallOptions {
   audioTap?: CallAudioTap;
   /** What the call asked for when it closed its stream (Twilio's `<Connect action>` asks next). */
   onStreamOutcome?: (outcome: StreamOutcome) => void;
+  /** The agent's provider's recent delivery speed (shared by its calls): lets a fast provider's answers start at once. */
+  deliveryPace?: DeliveryPace;
 }
 
 /** The Playout options a call's settings tune (an absent setting leaves Playout's default). */
-export function playoutTuning(settings: Readonly<CallSettings>): { jitterCushionMs?: number; quantumMs?: number } {
+export function playoutTuning(settings: Readonly<CallSettings>, deliveryPace?: DeliveryPace): { jitterCushionMs?: number; quantumMs?: number; deliveryPace?: DeliveryPace } {
   return {
+    ...(deliveryPace === undefined ? {} : { deliveryPace }),
     ...(settings.jitterCushionMs === undefined ? {} : { jitterCushionMs: settings.jitterCushionMs }),
     ...(settings.pacerQuantumMs === undefined ? {} : { quantumMs: settings.pacerQuantumMs }),
   };

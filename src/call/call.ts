@@ -116,7 +116,7 @@ export class Call {
       clock: this.clock,
       leadMs: options.settings.playbackLeadMs,
       markIntervalMs: options.settings.markIntervalMs,
-      ...playoutTuning(options.settings),
+      ...playoutTuning(options.settings, options.deliveryPace),
       logger: this.logger,
       audio: this.channelAudio,
       sink: playoutSink(channel, this.clock, options.audioTap),

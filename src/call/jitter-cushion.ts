@@ -23,10 +23,16 @@
  *   exactly `cushionMs`, and a short piece is never stuck);
  * - the item ends (`endItem`, or the next item's first delta): nothing more will come, so everything goes at once.
  *
+ * With a `pace` (delivery-pace.ts), an item starts without a hold while the provider's last answers were all
+ * delivered ahead of real time (a fast provider's first audio then goes the moment it is queued), and every item's
+ * delivery is judged for it: ahead as soon as its deltas prove it, behind when it ends after two or more deltas without
+ * that proof, and behind at its first rebuffer (even after an ahead verdict: the provider slowed down mid-answer). A mid-item rebuffer still protects an item that started unheld.
+ *
  * The cushion only delays frames the pacer would send: it never reorders, never drops, and a barge-in's `clear` drops
  * held frames like any queued ones (`reset`). Held frames were not sent, so the playback ledger never counts them.
  * Everything on the caller's injected clock.
  */
+import type { DeliveryPace } from './delivery-pace.js';
 import type { FrameEntry } from './out-queue.js';
 import type { PacerGate } from './pacer.js';
 
@@ -38,6 +44,8 @@ export const MAX_JITTER_CUSHION_MS = 500;
 export interface JitterCushionOptions {
   /** Audio to gather before an item's first frame goes when the provider is not proven ahead of real time, ms (> 0). */
   cushionMs: number;
+  /** What recent answers showed of the provider's speed (shared across calls); absent = every item starts held. */
+  pace?: DeliveryPace;
 }
 
 export type HoldKind = 'start' | 'rebuffer';
@@ -46,6 +54,8 @@ export type ReleaseCause = 'ahead' | 'deadline' | 'ended';
 export interface JitterCushionStats {
   /** Holds begun at an item's first frame. */
   startHolds: number;
+  /** Items started without a hold: the pace said the provider is ahead of real time. */
+  unheldStarts: number;
   /** Holds begun mid-item after the far end ran dry. */
   rebuffers: number;
   /** Holds released because the deltas proved the provider ahead of real time. */
@@ -67,6 +77,22 @@ export interface HoldRelease {
   readonly heldMs: number;
 }
 
+/** One item's delivery, judged for the pace: audio received since its first delta against the time since. */
+interface Probe {
+  readonly startMs: number;
+  readonly firstChunkMs: number;
+  receivedMs: number;
+  deltas: number;
+}
+
+interface ItemState {
+  hold: Hold | null;
+  /** Null once judged, or without a pace. */
+  probe: Probe | null;
+  /** A rebuffer has been reported for this item (one behind verdict per item at most). */
+  rebuffered: boolean;
+}
+
 interface Hold {
   readonly kind: HoldKind;
   /** Clock time the hold's first frame was queued. */
@@ -79,14 +105,16 @@ interface Hold {
 
 export class JitterCushion implements PacerGate {
   private readonly cushionMs: number;
-  /** Items that have queued frames and not ended: their hold, or null while flowing. */
-  private readonly items = new Map<string, { hold: Hold | null }>();
-  private readonly counters: JitterCushionStats = { startHolds: 0, rebuffers: 0, releasedAhead: 0, releasedAtDeadline: 0, releasedAtEnd: 0, heldMs: 0 };
+  private readonly pace: DeliveryPace | null;
+  /** Items that have queued frames and not ended: their hold (null while flowing), and their probe. */
+  private readonly items = new Map<string, ItemState>();
+  private readonly counters: JitterCushionStats = { startHolds: 0, unheldStarts: 0, rebuffers: 0, releasedAhead: 0, releasedAtDeadline: 0, releasedAtEnd: 0, heldMs: 0 };
   private readonly releases: HoldRelease[] = [];
 
   constructor(options: JitterCushionOptions) {
     if (!(options.cushionMs > 0 && options.cushionMs <= MAX_JITTER_CUSHION_MS)) throw new RangeError(`cushionMs must be in (0, ${MAX_JITTER_CUSHION_MS}]`);
     this.cushionMs = options.cushionMs;
+    this.pace = options.pace ?? null;
   }
 
   /**
@@ -97,11 +125,25 @@ export class JitterCushion implements PacerGate {
     if (framesMs <= 0) return;
     const item = this.items.get(itemId);
     if (item === undefined) {
-      this.items.set(itemId, { hold: this.newHold('start', framesMs, nowMs) });
+      const probe = this.pace === null ? null : { startMs: nowMs, firstChunkMs: framesMs, receivedMs: framesMs, deltas: 1 };
+      const unheld = this.pace?.fast(nowMs) === true;
+      if (unheld) this.counters.unheldStarts++;
+      this.items.set(itemId, { hold: unheld ? null : this.newHold('start', framesMs, nowMs), probe, rebuffered: false });
       return;
     }
-    if (item.hold !== null) item.hold.receivedMs += framesMs;
-    else if (ranDry) item.hold = this.newHold('rebuffer', framesMs, nowMs);
+    if (item.hold !== null) {
+      item.hold.receivedMs += framesMs;
+    } else if (ranDry) {
+      item.hold = this.newHold('rebuffer', framesMs, nowMs);
+      // The provider fell behind: said once per item, even after an ahead verdict (it slowed down mid-answer).
+      if (!item.rebuffered) this.judge(item, false, nowMs);
+      item.rebuffered = true;
+    }
+    const { probe } = item;
+    if (probe === null) return;
+    probe.receivedMs += framesMs;
+    probe.deltas++;
+    if (probe.receivedMs - probe.firstChunkMs >= nowMs - probe.startMs + this.cushionMs) this.judge(item, true, nowMs);
   }
 
   /** The item will get no more audio: whatever it has queued may go at once. */
@@ -109,10 +151,12 @@ export class JitterCushion implements PacerGate {
     const item = this.items.get(itemId);
     if (item === undefined) return;
     if (item.hold !== null) this.release(itemId, item.hold, 'ended', nowMs);
+    // Several deltas and never ahead: a real-time (or slower) provider. A single delta says nothing.
+    if (item.probe !== null && item.probe.deltas >= 2) this.judge(item, false, nowMs);
     this.items.delete(itemId);
   }
 
-  /** On interruption: the queue was cleared; held frames are gone and no hold survives. */
+  /** On interruption: the queue was cleared; held frames are gone and no hold survives (cut items get no verdict). */
   reset(): void {
     this.items.clear();
   }
@@ -146,6 +190,11 @@ export class JitterCushion implements PacerGate {
   /** Every release so far, oldest first (the last 256). */
   recentReleases(): readonly HoldRelease[] {
     return this.releases;
+  }
+
+  private judge(item: ItemState, ahead: boolean, nowMs: number): void {
+    item.probe = null;
+    this.pace?.report(ahead, nowMs);
   }
 
   private newHold(kind: HoldKind, framesMs: number, nowMs: number): Hold {

@@ -10,6 +10,7 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { ChannelAudio } from '../audio/channel-audio.js';
 import { FRAME_DURATION_MS } from '../audio/frames.js';
+import type { DeliveryPace } from './delivery-pace.js';
 import { DEFAULT_JITTER_CUSHION_MS, JitterCushion } from './jitter-cushion.js';
 import { OutQueue, type FrameEntry, type MarkEntry } from './out-queue.js';
 import { Pacer, type FrameTiming } from './pacer.js';
@@ -43,6 +44,8 @@ export interface PlayoutOptions {
    * (config `call.jitterCushionMs`, default DEFAULT_JITTER_CUSHION_MS). See jitter-cushion.ts.
    */
   jitterCushionMs?: number;
+  /** The provider's recent delivery speed, shared by the agent's calls (see delivery-pace.ts); absent = none. */
+  deliveryPace?: DeliveryPace;
   /** The caller channel's audio (default Twilio's 8 kHz mu-law): frame size and silence padding follow it. */
   audio?: ChannelAudio;
   /** Mark name prefix (default `cb`). */
@@ -112,7 +115,7 @@ export class Playout {
     this.ledger = new PlaybackLedger(options.markPrefix === undefined ? {} : { markPrefix: options.markPrefix });
     this.sequence = new SequenceLog(options.logger);
     const cushionMs = options.jitterCushionMs ?? DEFAULT_JITTER_CUSHION_MS;
-    this.cushion = cushionMs > 0 ? new JitterCushion({ cushionMs }) : null;
+    this.cushion = cushionMs > 0 ? new JitterCushion({ cushionMs, ...(options.deliveryPace === undefined ? {} : { pace: options.deliveryPace }) }) : null;
     this.pacer = new Pacer({
       clock: options.clock,
       leadMs: options.leadMs,

@@ -14,6 +14,7 @@ import { agentByName, agentForNumber } from '../agents/routing.js';
 import { fillTemplate, type CallVariables } from '../agents/template.js';
 import type { AgentDefinition } from '../agents/types.js';
 import { decideAfterStream, type DialStatus, type StreamOutcome } from '../call/after-stream.js';
+import { DeliveryPaces } from '../call/delivery-pace.js';
 import { Call } from '../call/call.js';
 import type { CallerChannel } from '../call/channel.js';
 import type { Logger } from '../logger.js';
@@ -37,6 +38,8 @@ export class CallAdmission {
   private readonly predialPool: PredialPool;
   /** Live calls by call SID (the console hangs one up by its SID). */
   private readonly calls = new Map<string, Call>();
+  /** Each agent's provider's recent delivery speed, shared by its calls (the jitter cushion's memory). */
+  private readonly paces = new DeliveryPaces();
   private readonly outcomes: OutcomeStore;
   private stopping = false;
   /** Draining: no new call is admitted; calls already announced or live go on. */
@@ -306,6 +309,7 @@ export class CallAdmission {
       ...(audioTap === undefined ? {} : { audioTap }),
       ...(outbound?.answeringMachine === undefined ? {} : { answeringMachine: outbound.answeringMachine }),
       onStreamOutcome: (outcome: StreamOutcome) => this.outcomes.set(start.callSid, outcome),
+      deliveryPace: this.paces.for(`${agentDefinition.name}/${agent.provider}`),
     });
     this.calls.set(start.callSid, call);
     call.ended.then(

@@ -39,7 +39,7 @@ export interface AgentWiringOptions {
 }
 
 export function createAgentDialer(options: AgentWiringOptions): AgentDialer {
-  const dialOpenAi = createOpenAiDialer({ target: options.target, clock: options.clock });
+  const dialOpenAi = createOpenAiDialer({ target: options.target, clock: options.clock, appendBatchMs: options.config.call.appendBatchMs });
   const codeToolSpecs = options.codeTools.map(({ name, description, parameters }) => ({ name, description, parameters }));
   const elevenLabsDialers = new Map<string, ReturnType<typeof createElevenLabsDialer>>();
   const { elevenlabs: elevenLabsConfig } = options.config;
@@ -60,6 +60,7 @@ export function createAgentDialer(options: AgentWiringOptions): AgentDialer {
         clock: options.clock,
         connectTimeoutMs: elevenLabsConfig.connectTimeoutMs,
         dtmfAs: elevenLabsConfig.textAs,
+        appendBatchMs: options.config.call.appendBatchMs,
       });
       elevenLabsDialers.set(agentId, dialer);
     }

@@ -30,6 +30,8 @@ export interface ElevenLabsConnectionOptions {
   maxHeldAudioBytes?: number;
   /** The agent's maximum conversation duration, if known: a normal close after it is `session_expired`. */
   maxDurationMs?: number;
+  /** Caller audio gathered per `user_audio_chunk` once ready, ms (≤ 20: each chunk as it comes). Default DEFAULT_APPEND_BATCH_MS. */
+  appendBatchMs?: number;
 }
 
 export interface ElevenLabsReady {

@@ -14,6 +14,8 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocket, type RawData } from 'ws';
 import { systemClock, type Clock, type TimerHandle } from '../../clock.js';
 import type { Logger } from '../../logger.js';
+import { AudioBatch, batchBytesFor } from '../../net/audio-batch.js';
+import { DEFAULT_APPEND_BATCH_MS } from '../openai/connection-types.js';
 import { HeldOutbound } from '../../net/held-outbound.js';
 import { OncePerKeyLog, rawDataToText, shutDownSocket } from '../../net/socket-plumbing.js';
 import type { VoiceAgentFault, VoiceAgentFormats } from '../../voice/port.js';
@@ -69,6 +71,8 @@ class ElevenLabsSocketConnection implements ElevenLabsConnection {
 
   private readonly deliveries: ConnectionDeliveries;
   private readonly pending: HeldOutbound<ElevenLabsClientMessage>;
+  /** Caller audio gathered into bigger chunks, from ready on (null: each chunk as it comes). */
+  private batch: AudioBatch | null = null;
   private readonly skipLog = new OncePerKeyLog(() => this.logger);
 
   private faultEmitted = false;
@@ -125,12 +129,25 @@ class ElevenLabsSocketConnection implements ElevenLabsConnection {
       this.counters.droppedAfterClose++;
       return;
     }
+    // Batched once the input format is known (at ready); held audio before it goes chunk by chunk, in order.
+    if (this.batch === null) this.appendNow(audio);
+    else if (this.batch.add(audio)) this.flushBatch();
+  }
+
+  /** Sends what the batch gathered: before every other client message, and on close. */
+  private flushBatch(): void {
+    const gathered = this.batch?.take() ?? null;
+    if (gathered !== null) this.appendNow(gathered);
+  }
+
+  private appendNow(audio: Uint8Array): void {
     const message = { user_audio_chunk: Buffer.from(audio.buffer, audio.byteOffset, audio.byteLength).toString('base64') };
     if (this.currentState === 'ready') this.transmit(message, audio.byteLength);
     else this.pending.hold(message, audio.byteLength);
   }
 
   send(message: ElevenLabsClientMessage): void {
+    this.flushBatch();
     if (this.currentState === 'ready') this.transmit(message, 0);
     else if (this.currentState === 'closed') this.counters.droppedAfterClose++;
     else this.pending.hold(message, 0);
@@ -142,6 +159,7 @@ class ElevenLabsSocketConnection implements ElevenLabsConnection {
 
   close(): void {
     if (this.closeRequested) return;
+    this.flushBatch(); // the caller's last words go before the close frame
     this.closeRequested = true;
     this.deliveries.discard();
     if (this.currentState !== 'closed') {
@@ -277,6 +295,9 @@ class ElevenLabsSocketConnection implements ElevenLabsConnection {
     }
     this.currentState = 'ready';
     this.currentFormats = formats;
+    const { encoding, sampleRateHz } = formats.input;
+    const batchBytes = batchBytesFor(this.options.appendBatchMs ?? DEFAULT_APPEND_BATCH_MS, sampleRateHz * (encoding === 'pcm16' ? 2 : 1));
+    if (batchBytes !== null) this.batch = new AudioBatch(batchBytes);
     this.currentConversationId = message.conversationId;
     this.readyAtMs = this.clock.now();
     this.clearConnectTimer();

@@ -25,6 +25,8 @@ export interface ElevenLabsDialerOptions {
   dtmfAs?: ElevenLabsTextMode;
   audioIdleMs?: number;
   maxDurationMs?: number;
+  /** Caller audio per `user_audio_chunk`, ms (config `call.appendBatchMs`). */
+  appendBatchMs?: number;
 }
 
 export type ElevenLabsDialer = (request: {
@@ -47,6 +49,7 @@ export function createElevenLabsDialer(options: ElevenLabsDialerOptions): Eleven
         clock,
         connectTimeoutMs,
         ...(options.maxDurationMs === undefined ? {} : { maxDurationMs: options.maxDurationMs }),
+        ...(options.appendBatchMs === undefined ? {} : { appendBatchMs: options.appendBatchMs }),
       }),
       logger,
       clock,

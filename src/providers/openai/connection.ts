@@ -14,11 +14,13 @@ import { WebSocket, type RawData } from 'ws';
 import type { IncomingMessage } from 'node:http';
 import { systemClock, type Clock, type TimerHandle } from '../../clock.js';
 import type { Logger } from '../../logger.js';
+import { AudioBatch, batchBytesFor } from '../../net/audio-batch.js';
 import { HeldOutbound } from '../../net/held-outbound.js';
 import { GuardedHandlers, HeldDeliveries, OncePerKeyLog, rawDataToText, shutDownSocket } from '../../net/socket-plumbing.js';
 import {
   bytesPerSecondOf,
   CLOSE_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_APPEND_BATCH_MS,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_HELD_AUDIO_SECONDS,
   MAX_BUFFERED_SERVER_EVENTS,
@@ -72,6 +74,8 @@ class UpstreamConnection implements RealtimeConnection {
   private readonly held: HeldDeliveries<Delivery>;
   private readonly guard: GuardedHandlers;
   private readonly pending: HeldOutbound<RealtimeClientEvent>;
+  /** Caller audio gathered into bigger appends (null: every chunk is appended as it comes). */
+  private readonly batch: AudioBatch | null;
 
   private nextEventNumber = 1;
   private sessionUpdateEventId: string | null = null;
@@ -100,6 +104,8 @@ class UpstreamConnection implements RealtimeConnection {
     this.pending = new HeldOutbound<RealtimeClientEvent>(maxHeldAudioBytes, () =>
       this.logger.warn({ maxHeldAudioBytes, state: this.currentState }, 'upstream not ready: dropping the oldest held caller audio (logged once; see stats)'),
     );
+    const batchBytes = batchBytesFor(options.appendBatchMs ?? DEFAULT_APPEND_BATCH_MS, bytesPerSecondOf(options.sessionUpdate));
+    this.batch = batchBytes === null ? null : new AudioBatch(batchBytes);
     this.dialStartedMs = this.clock.now();
     this.guard = new GuardedHandlers(() => this.logger, 'realtime handler threw');
     this.held = new HeldDeliveries<Delivery>({
@@ -140,6 +146,23 @@ class UpstreamConnection implements RealtimeConnection {
   }
 
   appendAudio(audio: Uint8Array | string): void {
+    if (this.batch === null || typeof audio === 'string') {
+      this.flushBatch();
+      this.appendNow(audio);
+    } else if (this.currentState === 'closed') {
+      this.droppedAfterClose++;
+    } else if (this.batch.add(audio)) {
+      this.flushBatch();
+    }
+  }
+
+  /** Sends what the batch gathered (nothing when empty): before every other client event, and on close. */
+  private flushBatch(): void {
+    const gathered = this.batch?.take() ?? null;
+    if (gathered !== null) this.appendNow(gathered);
+  }
+
+  private appendNow(audio: Uint8Array | string): void {
     const base64 = typeof audio === 'string' ? audio : Buffer.from(audio.buffer, audio.byteOffset, audio.byteLength).toString('base64');
     const audioBytes = typeof audio === 'string' ? base64DecodedLength(audio) : audio.byteLength;
     const event: RealtimeClientEvent = { type: 'input_audio_buffer.append', audio: base64, event_id: this.newEventId() };
@@ -153,6 +176,7 @@ class UpstreamConnection implements RealtimeConnection {
   }
 
   send(event: RealtimeClientEvent): string {
+    this.flushBatch();
     const eventId = event.event_id ?? this.newEventId();
     const stamped: RealtimeClientEvent = event.event_id === undefined ? { ...event, event_id: eventId } : event;
     if (this.currentState === 'ready') {
@@ -173,6 +197,7 @@ class UpstreamConnection implements RealtimeConnection {
 
   close(): void {
     if (this.closeRequested) return;
+    this.flushBatch(); // the caller's last words go before the close frame
     this.closeRequested = true;
     this.held.discard();
     if (this.currentState !== 'closed') {

@@ -35,18 +35,20 @@ export interface OpenAiSessionRequest {
 export interface OpenAiDialerOptions {
   target: RealtimeTarget;
   clock: Clock;
+  /** Caller audio per append, ms (config `call.appendBatchMs`). */
+  appendBatchMs?: number;
 }
 
 export type OpenAiDialer = (request: OpenAiSessionRequest) => VoiceAgentSession;
 
 /** A dialer: each call opens a new session at once (it holds caller audio until ready). */
 export function createOpenAiDialer(options: OpenAiDialerOptions): OpenAiDialer {
-  const { target, clock } = options;
+  const { target, clock, appendBatchMs } = options;
   return ({ model, settings, functionTools, otherTools, logger }) => {
     const tools: SessionTool[] = [...functionTools.map((tool) => ({ type: 'function' as const, ...tool })), ...(otherTools ?? [])];
     const sessionUpdate = buildSessionUpdate(settings, tools.length > 0 ? tools : undefined);
     return new OpenAiVoiceAgent({
-      connection: openRealtimeConnection({ url: target.url, model, apiKey: target.apiKey, authMode: target.authMode, sessionUpdate, logger, clock }),
+      connection: openRealtimeConnection({ url: target.url, model, apiKey: target.apiKey, authMode: target.authMode, sessionUpdate, logger, clock, ...(appendBatchMs === undefined ? {} : { appendBatchMs }) }),
       audioFormat: settings.audioFormat,
       turnDetection: settings.turnDetection,
       logger,
