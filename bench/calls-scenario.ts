@@ -10,6 +10,7 @@ import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:pe
 import { fileURLToPath } from 'node:url';
 import { MULAW_BYTES_PER_FRAME } from '../src/audio/frames.js';
 import { bytesToBase64 } from '../src/audio/pcm.js';
+import { base64DecodedLength } from '../src/providers/openai/wire.js';
 import {
   buildFixture,
   fixtureMulaw,
@@ -61,13 +62,24 @@ function callerMessages(phaseFrames: number, durationMs: number): FixtureMessage
  * Times what each session does as it happens: client events right after parsing, server events right before the
  * socket send. Only appends, deltas and the first `session.updated` are kept, by session index (= call index).
  */
-function sessionTimingObserver(all: Array<SessionTimes | undefined>): SimulatedSessionObserver {
+function sessionTimingObserver(all: Array<SessionTimes | undefined>, frameBytes: number): SimulatedSessionObserver {
+  const appendedBytes: number[] = [];
   return {
     sessionStarted(session) {
       all[session.index] = { readyAt: null, appendAt: [], firstDeltaAt: [], deltas: 0, lastResponseId: null };
+      appendedBytes[session.index] = 0;
     },
     clientEvent(session, event) {
-      if (event.type === 'input_audio_buffer.append') all[session.index]?.appendAt.push(epochNowMs());
+      if (event.type !== 'input_audio_buffer.append') return;
+      const times = all[session.index];
+      if (times === undefined) return;
+      // One time per 20 ms frame the append completes (the bridge gathers APPEND_BATCH_MS of frames per append).
+      // Rounded: a resampler's delay leaves the bytes of 24 kHz frames a few samples short of whole frames.
+      const before = Math.round(appendedBytes[session.index]! / frameBytes);
+      appendedBytes[session.index]! += base64DecodedLength(String(event.audio));
+      const after = Math.round(appendedBytes[session.index]! / frameBytes);
+      const atMs = epochNowMs();
+      for (let frame = before; frame < after; frame++) times.appendAt.push(atMs);
     },
     serverEvent(session, event) {
       const times = all[session.index];
@@ -96,7 +108,8 @@ export async function runScenario(mode: Mode, calls: number, seconds: number, op
     // Appends and deltas are timed by the observer; kept in the log they would grow it without bound on long runs.
     logAudioEvents: false,
     retainClosedSessions: false,
-    observer: sessionTimingObserver(sessionTimes),
+    // 20 ms of what the server is asked to take: 24 kHz PCM16 (pcm) or 8 kHz mu-law.
+    observer: sessionTimingObserver(sessionTimes, mode === 'pcm' ? 960 : 160),
   });
   let bridge: Bridge | null = null;
   const placed: PlacedCall[] = [];

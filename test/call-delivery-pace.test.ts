@@ -147,44 +147,44 @@ describe('DeliveryPace', () => {
 describe('JitterCushion with a pace: verdicts', () => {
   const frame = (itemId: string, itemOffsetMs = 0): FrameEntry => ({ kind: 'frame', responseId: 'r', itemId, payload: new Uint8Array(160), itemOffsetMs, audioMs: 20, frameId: 1 });
 
-  it('ahead on the second delta of a 4× provider (100 ms of audio 25 ms after the first), and only once', () => {
+  it('ahead when a delta finds a cushion in stock: a 4× provider\'s third delta (180 − 50 = 130 ms), not its second (80 − 25 = 55 ms); once', () => {
     const pace = new DeliveryPace();
     const cushion = new JitterCushion({ cushionMs: CUSHION, pace });
     cushion.onQueued('A', 80, 1_000, true);
     expect(pace.stats()).toEqual({ aheadVerdicts: 0, behindVerdicts: 0 });
     expect(cushion.releaseAtMs(frame('A'), 1_000)).toBe(1_060);
-    cushion.onQueued('A', 100, 1_025, false);
+    cushion.onQueued('A', 100, 1_025, false); // 55 ms in stock: no verdict yet
+    expect(pace.stats()).toEqual({ aheadVerdicts: 0, behindVerdicts: 0 });
+    expect(cushion.releaseAtMs(frame('A'), 1_025)).toBe(1_025); // the hold's own rule: 100 ≥ 25 + 60
+    cushion.onQueued('A', 100, 1_050, false); // 130 ms in stock
     expect(pace.stats()).toEqual({ aheadVerdicts: 1, behindVerdicts: 0 });
-    expect(cushion.releaseAtMs(frame('A'), 1_025)).toBe(1_025);
-    cushion.onQueued('A', 100, 1_050, false);
     cushion.onQueued('A', 100, 1_075, false);
     cushion.onItemEnded('A', 1_075);
     expect(pace.stats()).toEqual({ aheadVerdicts: 1, behindVerdicts: 0 });
     expect(cushion.stats()).toMatchObject({ startHolds: 1, unheldStarts: 0, releasedAhead: 1, heldMs: 25 });
   });
 
-  it('the ahead rule is ≥: 100 ms after the first chunk 40 ms later is ahead (40 + 60), 41 ms later is not', () => {
+  it('the rule is ≥: a 600 ms first delta and the next 540 ms later finds 60 ms (ahead); 541 ms later, 59 ms (behind at the end)', () => {
     const pace = new DeliveryPace();
     const cushion = new JitterCushion({ cushionMs: CUSHION, pace });
-    cushion.onQueued('A', 80, 0, true);
-    cushion.onQueued('A', 100, 40, false);
+    cushion.onQueued('A', 600, 0, true);
+    cushion.onQueued('A', 100, 540, false);
     expect(pace.stats()).toEqual({ aheadVerdicts: 1, behindVerdicts: 0 });
-    cushion.onItemEnded('A', 40);
+    cushion.onItemEnded('A', 540);
 
-    cushion.onQueued('B', 80, 1_000, true);
-    cushion.onQueued('B', 100, 1_041, false);
+    cushion.onQueued('B', 600, 1_000, true);
+    cushion.onQueued('B', 100, 1_541, false);
     expect(pace.stats()).toEqual({ aheadVerdicts: 1, behindVerdicts: 0 });
-    cushion.onItemEnded('B', 1_041);
+    cushion.onItemEnded('B', 1_541);
     expect(pace.stats()).toEqual({ aheadVerdicts: 1, behindVerdicts: 1 });
   });
 
-  it('ahead is judged on everything received after the first chunk, not one delta: 50 + 50 by 30 ms', () => {
+  it('big spaced deltas: a 600 ms delta, then 100 ms 150 ms later, finds 450 ms in stock: a two-delta answer is ahead', () => {
     const pace = new DeliveryPace();
     const cushion = new JitterCushion({ cushionMs: CUSHION, pace });
-    cushion.onQueued('A', 80, 0, true);
-    cushion.onQueued('A', 50, 10, false); // 50 < 10 + 60
-    expect(pace.stats().aheadVerdicts).toBe(0);
-    cushion.onQueued('A', 50, 30, false); // 100 ≥ 30 + 60
+    cushion.onQueued('A', 600, 0, true);
+    cushion.onQueued('A', 100, 150, false);
+    cushion.onItemEnded('A', 150);
     expect(pace.stats()).toEqual({ aheadVerdicts: 1, behindVerdicts: 0 });
   });
 
@@ -262,9 +262,9 @@ describe('JitterCushion with a pace: verdicts', () => {
     cushion.onQueued('C', 80, 500, true);
     expect(cushion.holding).toBe(false);
     expect(cushion.releaseAtMs(frame('C'), 500)).toBe(500);
-    // Still judged: a 4× second delta is one more ahead.
-    cushion.onQueued('C', 100, 525, false);
-    cushion.onItemEnded('C', 525);
+    // Still judged: a second delta 10 ms later finds 70 ms in stock, one more ahead.
+    cushion.onQueued('C', 100, 510, false);
+    cushion.onItemEnded('C', 510);
     expect(pace.stats()).toEqual({ aheadVerdicts: 4, behindVerdicts: 0 });
     cushion.onQueued('D', 80, 1_000, true);
     expect(cushion.releaseAtMs(frame('D'), 1_000)).toBe(1_000);
@@ -299,8 +299,8 @@ describe('JitterCushion with a pace: verdicts', () => {
     const pace = new DeliveryPace();
     const cushion = new JitterCushion({ cushionMs: CUSHION, pace });
     cushion.onQueued('A', 80, 0, true);
-    cushion.onQueued('A', 100, 25, false); // ahead
-    expect(cushion.releaseAtMs(frame('A'), 25)).toBe(25);
+    cushion.onQueued('A', 100, 15, false); // 65 ms in stock: ahead
+    expect(cushion.releaseAtMs(frame('A'), 15)).toBe(15);
     cushion.onQueued('A', 100, 2_000, true); // stalled: ran dry, rebuffer
     expect(cushion.stats().rebuffers).toBe(1);
     expect(pace.stats()).toEqual({ aheadVerdicts: 1, behindVerdicts: 1 });
@@ -382,7 +382,7 @@ describe('Playout with a delivery pace: fast providers', () => {
 
   it('the age limit on the line: 3 fast answers, then one 60 000 ms after the last verdict starts unheld, 60 001 ms held', () => {
     const fastThree = sequence([{ ms: 1_000, speedFactor: 4 }, { ms: 1_200, speedFactor: 4 }, { ms: 900, speedFactor: 4 }]);
-    const lastVerdictAtMs = fastThree[2]!.deltas[1]!.atMs;
+    const lastVerdictAtMs = fastThree[2]!.deltas[2]!.atMs; // a 4× answer is proven at its third delta (130 ms in stock)
     for (const [afterMs, cost] of [[60_000, 0], [60_001, 25]] as const) {
       const pace = new DeliveryPace();
       const late = stream(3, answerAudio(3, 8 * 1_000), lastVerdictAtMs + afterMs, { speedFactor: 4 });

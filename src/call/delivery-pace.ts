@@ -9,8 +9,8 @@
  * next one very likely is too, and its first frame can go at once.
  *
  * Each answer (agent item) is judged once, as the cushion sees its deltas:
- * - `ahead` when, at some delta, the audio received after its first delta outruns the time since that delta by at
- *   least the cushion (the cushion's own release rule);
+ * - `ahead` when some delta arrives while at least a cushion of the answer's audio would still be in stock had its
+ *   playback started at its first delta (audio received before that delta − time since the first ≥ cushion);
  * - `behind` when playback ran dry mid-answer (a rebuffer), or when it ended after two or more deltas without ever
  *   being ahead (a real-time provider);
  * - no verdict for an answer of a single delta, or one cut short by a barge-in.

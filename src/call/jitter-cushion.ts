@@ -25,8 +25,11 @@
  *
  * With a `pace` (delivery-pace.ts), an item starts without a hold while the provider's last answers were all
  * delivered ahead of real time (a fast provider's first audio then goes the moment it is queued), and every item's
- * delivery is judged for it: ahead as soon as its deltas prove it, behind when it ends after two or more deltas without
- * that proof, and behind at its first rebuffer (even after an ahead verdict: the provider slowed down mid-answer). A mid-item rebuffer still protects an item that started unheld.
+ * delivery is judged for it: ahead as soon as a delta arrives while at least a cushion of the item's audio would still
+ * be in stock had playback started at its first delta (received so far − time since ≥ cushion), behind when it ends
+ * after two or more deltas without that, and behind at its first rebuffer (even after an ahead verdict: the provider
+ * slowed down mid-answer). A real-time provider's deltas find ~0 in stock (−20 ms after a 24 kHz first delta); a fast
+ * one's find its head start, whatever the delta sizes (600 ms every 150 ms: 450 ms). A mid-item rebuffer still protects an item that started unheld.
  *
  * The cushion only delays frames the pacer would send: it never reorders, never drops, and a barge-in's `clear` drops
  * held frames like any queued ones (`reset`). Held frames were not sent, so the playback ledger never counts them.
@@ -80,7 +83,6 @@ export interface HoldRelease {
 /** One item's delivery, judged for the pace: audio received since its first delta against the time since. */
 interface Probe {
   readonly startMs: number;
-  readonly firstChunkMs: number;
   receivedMs: number;
   deltas: number;
 }
@@ -125,7 +127,7 @@ export class JitterCushion implements PacerGate {
     if (framesMs <= 0) return;
     const item = this.items.get(itemId);
     if (item === undefined) {
-      const probe = this.pace === null ? null : { startMs: nowMs, firstChunkMs: framesMs, receivedMs: framesMs, deltas: 1 };
+      const probe = this.pace === null ? null : { startMs: nowMs, receivedMs: framesMs, deltas: 1 };
       const unheld = this.pace?.fast(nowMs) === true;
       if (unheld) this.counters.unheldStarts++;
       this.items.set(itemId, { hold: unheld ? null : this.newHold('start', framesMs, nowMs), probe, rebuffered: false });
@@ -141,9 +143,11 @@ export class JitterCushion implements PacerGate {
     }
     const { probe } = item;
     if (probe === null) return;
+    // The stock this delta found, had playback started at the item's first delta: at least a cushion = ahead.
+    const stockMs = probe.receivedMs - (nowMs - probe.startMs);
     probe.receivedMs += framesMs;
     probe.deltas++;
-    if (probe.receivedMs - probe.firstChunkMs >= nowMs - probe.startMs + this.cushionMs) this.judge(item, true, nowMs);
+    if (stockMs >= this.cushionMs) this.judge(item, true, nowMs);
   }
 
   /** The item will get no more audio: whatever it has queued may go at once. */
