@@ -25,4 +25,6 @@ ENV PORT=8080
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-CMD ["node", "dist/index.js"]
+# A young generation of 8 MiB semi-spaces: ~120 KiB less peak RSS per call at 200 calls for ~1-2% more CPU (README,
+# Benchmarks). Kept in step with package.json's start script.
+CMD ["node", "--max-semi-space-size=8", "dist/index.js"]

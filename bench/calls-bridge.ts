@@ -80,7 +80,7 @@ export async function startBridge(mode: Mode, calls: number, simUrl: string, opt
   // ws loads its optional native `bufferutil` when installed (callbridge installs it); the sample does not.
   if (mode === 'relay' && !options.relayBufferutil) env.WS_NO_BUFFER_UTIL = '1';
   const nodeArgs = ['--import', 'tsx', '--expose-gc'];
-  if (options.semiSpaceMb !== null) nodeArgs.push(`--max-semi-space-size=${options.semiSpaceMb}`);
+  if (options.semiSpaceMb !== null && mode !== 'relay') nodeArgs.push(`--max-semi-space-size=${options.semiSpaceMb}`);
   nodeArgs.push(BRIDGE_PATH);
   const pin = options.pin && CORES >= 2 && hasTaskset();
   const [command, args] = pin ? ['taskset', ['-c', '0', process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];

@@ -37,3 +37,8 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
     );
   });
 }
+
+/** A figure with `digits` decimals, or — when it does not exist for this mode. */
+export function fmt(value: number | null, digits = 2): string {
+  return value === null ? '—' : value.toFixed(digits);
+}

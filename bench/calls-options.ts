@@ -11,6 +11,13 @@ import { mkdirSync } from 'node:fs';
 export type Mode = 'pcm' | 'pcmu' | 'relay';
 export const MODES: readonly Mode[] = ['relay', 'pcmu', 'pcm'];
 
+/**
+ * The young-generation semi-space the product runs with (`npm start` and the Dockerfile pass
+ * `--max-semi-space-size=8`), so the bridge is measured as it runs; `--semi-space-mb 0` = Node's default. The relay
+ * (the official sample) always runs with Node's default.
+ */
+export const PRODUCT_SEMI_SPACE_MB = 8;
+
 export interface Options {
   /** Each N is run in every mode (N ascending, modes in the order given), so ratios compare runs of one sitting. */
   calls: number[];
@@ -23,13 +30,15 @@ export interface Options {
   rounds: number;
   search: boolean;
   searchSeconds: number;
+  /** The search starts at the first step ≥ this N (earlier steps are assumed clean). */
+  searchFrom: number;
   budgetS: number;
   rampMs: number;
   warmupMs: number;
   speedFactor: number;
   pin: boolean;
   profileDir: string | null;
-  /** V8 young-generation semi-space for the bridge, MiB (null = Node's default). */
+  /** V8 young-generation semi-space for the bridge, MiB (null = Node's default; the relay always runs with it). */
   semiSpaceMb: number | null;
   /** Extra environment for the bridge's process (`--bridge-env K=V`, repeatable): compare settings in one sitting. */
   bridgeEnv: Record<string, string>;
@@ -48,13 +57,14 @@ export function parseOptions(argv: readonly string[]): Options {
     rounds: 1,
     search: false,
     searchSeconds: 10,
+    searchFrom: 0,
     budgetS: 600,
     rampMs: 1_000,
     warmupMs: 2_500,
     speedFactor: 4,
     pin: true,
     profileDir: null,
-    semiSpaceMb: null,
+    semiSpaceMb: PRODUCT_SEMI_SPACE_MB,
     bridgeEnv: {},
     relayBufferutil: false,
   };
@@ -92,6 +102,9 @@ export function parseOptions(argv: readonly string[]): Options {
       case '--search':
         options.search = true;
         break;
+      case '--search-from':
+        options.searchFrom = Math.round(number(flag, value(), 0, 2_000));
+        break;
       case '--search-seconds':
         options.searchSeconds = number(flag, value(), 2, 600);
         break;
@@ -110,9 +123,11 @@ export function parseOptions(argv: readonly string[]): Options {
       case '--no-pin':
         options.pin = false;
         break;
-      case '--semi-space-mb':
-        options.semiSpaceMb = Math.round(number(flag, value(), 1, 1_024));
+      case '--semi-space-mb': {
+        const mb = Math.round(number(flag, value(), 0, 1_024));
+        options.semiSpaceMb = mb === 0 ? null : mb;
         break;
+      }
       case '--bridge-env': {
         const pair = value() ?? '';
         const equals = pair.indexOf('=');
@@ -131,7 +146,7 @@ export function parseOptions(argv: readonly string[]): Options {
       case '--help':
       case '-h':
         process.stdout.write(
-          'usage: npx tsx bench/calls.ts [--calls N[,N…]] [--seconds S] [--modes relay,pcmu,pcm] [--rounds K] [--search] [--search-seconds S] [--budget S]\n' +
+          'usage: npx tsx bench/calls.ts [--calls N[,N…]] [--seconds S] [--modes relay,pcmu,pcm] [--rounds K] [--search] [--search-from N] [--search-seconds S] [--budget S]\n' +
             '                               [--ramp-ms MS] [--warmup-ms MS] [--speed-factor F] [--no-pin] [--profile DIR] [--semi-space-mb N]\n' +
             '                               [--bridge-env NAME=VALUE …] [--relay-bufferutil]\n',
         );

@@ -4,10 +4,14 @@
  * pcm ≤ 1.3×). Incomplete runs (a stalled server did less work) are left out of the ratios.
  */
 import type { Mode } from './calls-options.js';
-import { fmt, round3, type ScenarioResult } from './calls-report.js';
+import { fmt } from './calls-common.js';
+import { ADDED_LATENCY_TARGET_MS, round3, type ScenarioResult } from './calls-report.js';
+
 
 /** Server CPU per call-second as a multiple of the plain relay's, same N, same run: the bridge's targets (at 200 calls). */
 export const RELAY_CPU_TARGETS = { pcmu: 0.8, pcm: 1.3 } as const;
+/** Peak RSS per call the bridge modes aim for (issue 14). */
+export const RSS_PER_CALL_TARGET_KIB = 400;
 /** The N the relay targets are stated for; at other N the ratios print for scale. */
 export const RELAY_TARGET_CALLS = 200;
 
@@ -128,6 +132,13 @@ export function describeTargets(results: readonly ScenarioResult[]): void {
     if (r.mode !== 'relay') {
       const target = r.mode === 'pcm' ? 4.5 : 2.5;
       notes.push(`${which}: CPU ${fmt(r.cpuMsPerCallSecond, 2)} ms/call-s (absolute target ≤ ${target}) ${r.cpuMsPerCallSecond <= target ? 'met' : 'MISSED'}`);
+      notes.push(`${which}: peak RSS ${fmt(r.rssPerCallKiB, 0)} KiB per call (target ≤ ${RSS_PER_CALL_TARGET_KIB}) ${r.rssPerCallKiB <= RSS_PER_CALL_TARGET_KIB ? 'met' : 'MISSED'}`);
+      const relay = results.find((other) => other.mode === 'relay' && other.calls === r.calls && other.round === r.round);
+      const p99 = r.addedLatencyMs.p99;
+      notes.push(
+        `${which}: first audio p99 ${fmt(p99, 1)} ms, delta sent → frame received (target ≤ ${ADDED_LATENCY_TARGET_MS} added by the bridge) ${p99 !== null && p99 <= ADDED_LATENCY_TARGET_MS ? 'met' : 'MISSED'}` +
+          (relay === undefined ? '' : `; the relay, same run: ${fmt(relay.addedLatencyMs.p99, 1)} ms (the harness's own floor)`),
+      );
     }
     if (!r.complete) {
       notes.push(

@@ -9,10 +9,15 @@
  *   npx tsx bench/calls.ts                                    (npm run bench:calls: 50 calls, 20 s, relay, pcmu, pcm)
  *   npx tsx bench/calls.ts --calls 200 --seconds 30           (the targets' measurement; --calls 50,200 runs both)
  *   npx tsx bench/calls.ts --calls 200 --seconds 30 --rounds 3 (each mode 3 times, interleaved; median ratios)
- *   npx tsx bench/calls.ts --calls 100 --seconds 30 --search  (then step N up per mode until the first unclean N)
+ *   npx tsx bench/calls.ts --calls 100 --seconds 30 --search  (then step N up per mode until the first unclean N:
+ *                                                              clean = no underrun heard, no sequence error, every
+ *                                                              answer played, caller audio p99 ≤ 50 ms)
  *
  * Options: --calls N[,N…] (50)  --seconds S (20)  --modes relay,pcmu,pcm (all three; each N runs every mode in this
- *          order)  --rounds K (1)  --search  --search-seconds S (10)  --budget S (600)
+ *          order)  --rounds K (1)  --search  --search-from N (0)  --search-seconds S (10)  --budget S (600)
+ *          --semi-space-mb N (8, as `npm start` runs the bridge; 0 = Node's default; the relay always has Node's)
+ *          --bridge-env NAME=VALUE (repeatable: the bridge's environment, e.g. APPEND_BATCH_MS=60)
+ *          --relay-bufferutil (the relay with ws's native masking; the sample does not install it)
  *          --ramp-ms (1000)  --warmup-ms (2500)  --speed-factor (4)  --no-pin  --profile DIR (CPU profile of the bridge's
  *          main thread over the steady window, DIR/bridge-<mode>-<N>.cpuprofile; summarise with bench/profile-top.ts;
  *          the profiler's own cost inflates the CPU figures of that run)
@@ -47,13 +52,15 @@
  * Times are `performance.timeOrigin + performance.now()` (epoch ms, µs resolution, comparable across processes).
  *
  * Modules: calls-options (arguments), calls-bridge (the bridge child, parent side), calls-scenario (the load: callers
- * and the simulated Realtime server, timed through its session observer), calls-report (figures, table, JSON line),
+ * and the simulated Realtime server, timed through its session observer), calls-report (figures), calls-print (table,
+ * JSON line),
  * calls-common (shared constants and timing helpers). This file composes them: the scenarios, then the search.
  */
 import { pinSelf } from './calls-bridge.js';
 import { CORES } from './calls-common.js';
 import { parseOptions } from './calls-options.js';
-import { printJsonLine, printTable, type ScenarioResult, type SearchOutcome } from './calls-report.js';
+import { printJsonLine, printTable, type SearchOutcome } from './calls-print.js';
+import type { ScenarioResult } from './calls-report.js';
 import { describeTargets, printRatios } from './calls-relay.js';
 import { CYCLE_MS, runScenario } from './calls-scenario.js';
 
@@ -100,7 +107,7 @@ async function main(): Promise<void> {
     for (const mode of options.modes) {
       const entry: SearchOutcome = { largestClean: null, firstUnclean: null, steps: [], stoppedBy: 'steps exhausted' };
       search[mode] = entry;
-      for (const calls of SEARCH_STEPS) {
+      for (const calls of SEARCH_STEPS.filter((steps) => steps >= options.searchFrom)) {
         const estimateMs = options.rampMs + options.warmupMs + options.searchSeconds * 1_000 + 8_000 + calls * 30;
         if (Date.now() + estimateMs > deadline) {
           entry.stoppedBy = 'time budget';
