@@ -132,7 +132,7 @@ describe('console and browser phone in Chromium', () => {
     await expect.poll(async () => {
       await consolePage.reload();
       return row.count();
-    }, { timeout: 15_000, interval: 500 }).toBe(1);
+    }, { timeout: 30_000, interval: 500 }).toBe(1);
     await screenshot(consolePage, 'console-history');
     await consolePage.goto(`${bridge.baseUrl}/console/calls/${callSid}`);
     await consolePage.getByTestId('timeline-svg').waitFor({ timeout: 5_000 });
