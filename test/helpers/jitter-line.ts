@@ -7,7 +7,7 @@
  * First-audio latency cost = time from an item's first frame being queued to it being sent.
  */
 import { expect } from 'vitest';
-import { bytesToBase64 } from '../../src/audio/pcm.js';
+import { bytesToBase64, concatBytes } from '../../src/audio/pcm.js';
 import type { DeliveryPace } from '../../src/call/delivery-pace.js';
 import { Playout } from '../../src/call/playout.js';
 import { ManualClock } from '../../src/clock.js';
@@ -124,13 +124,7 @@ export function framed(answers: readonly Answer[]): Uint8Array {
     padded.set(answer.audio);
     return padded;
   });
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** Byte-exact comparison (vitest's deep equality is slow on long typed arrays); names the first difference. */
