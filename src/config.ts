@@ -7,7 +7,7 @@ import { readClusterConfig, readTrustProxy, type ClusterConfig } from './config-
 import { EnvReader, type Env } from './config-reader.js';
 import { ConfigError } from './config-error.js';
 import { parsePriceTable, type PriceTable } from './records/pricing.js';
-import { DEFAULT_APPEND_BATCH_MS } from './providers/openai/connection-types.js';
+import { DEFAULT_APPEND_BATCH_MS } from './net/audio-batch.js';
 
 export { ConfigError } from './config-error.js';
 

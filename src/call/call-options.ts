@@ -81,9 +81,8 @@ export interface CallOptions {
 }
 
 /** The Playout options a call's settings tune (an absent setting leaves Playout's default). */
-export function playoutTuning(settings: Readonly<CallSettings>, deliveryPace?: DeliveryPace): { jitterCushionMs?: number; quantumMs?: number; deliveryPace?: DeliveryPace } {
+export function playoutTuning(settings: Readonly<CallSettings>): { jitterCushionMs?: number; quantumMs?: number } {
   return {
-    ...(deliveryPace === undefined ? {} : { deliveryPace }),
     ...(settings.jitterCushionMs === undefined ? {} : { jitterCushionMs: settings.jitterCushionMs }),
     ...(settings.pacerQuantumMs === undefined ? {} : { quantumMs: settings.pacerQuantumMs }),
   };

@@ -3,9 +3,10 @@
  * the voice agent (any provider, through the voice-agent port in src/voice/port.ts). It knows no provider's wire.
  *
  * It composes parts that each own one slice of state and are tested alone: Playout (agent audio → paced 20 ms frames
- * with marks, and what the caller really heard), the transcoders the provider's formats need, CallSessions (the
- * provider sessions: re-dial, fallback, rotation), CallOpening (greeting, AMD wait), CallerInput (keys, typed lines), TurnLatencyMeter,
- * CallToolRunner and HoldPlayer, CallEnding, CallLimits; CallJournal tells observers, the audio tap a recording.
+ * with marks, and what the caller really heard), the transcoders the provider's formats need, AgentSpeech (the agent's
+ * items on their way to the playout), CallSessions (the provider sessions: re-dial, fallback, rotation), CallOpening
+ * (greeting, AMD wait), CallerInput (keys, typed lines), TurnLatencyMeter, CallToolRunner and HoldPlayer, CallEnding,
+ * CallLimits; CallJournal tells observers, the audio tap a recording.
  *
  * Rules it enforces:
  *   - only `agent_audio` events feed the out-queue, and only while the call is live and from its current session;
@@ -24,6 +25,7 @@ import { CallEnding } from './call-ending.js';
 import { playoutTuning, type CallOptions } from './call-options.js';
 import { CallJournal, logCallEnded, logCallStarted, playoutSink } from './call-journal.js';
 import { callLimits, type CallLimits } from './call-limits.js';
+import { AgentSpeech } from './agent-speech.js';
 import { addUsage, emptyUsage, summariseCall, type CallSummary } from './call-summary.js';
 import { CallToolRunner } from './call-tools.js';
 import { CallSessions } from './call-sessions.js';
@@ -74,8 +76,8 @@ export class Call {
   private callerSpeaking = false;
   /** The greeting, and an outbound call's wait for the answering-machine verdict. */
   private readonly opening: CallOpening;
-  /** The agent item whose audio is arriving, until its `agent_audio_done`. */
-  private openItem: { responseId: string; itemId: string } | null = null;
+  /** The agent's audio, item by item, on its way to the playout. */
+  private readonly speech: AgentSpeech;
   private readonly counters = { responses: 0, bargeIns: 0, framesIn: 0, lateDeltasDropped: 0, upstreamFaults: 0 };
   private readonly usage = emptyUsage();
 
@@ -116,12 +118,14 @@ export class Call {
       clock: this.clock,
       leadMs: options.settings.playbackLeadMs,
       markIntervalMs: options.settings.markIntervalMs,
-      ...playoutTuning(options.settings, options.deliveryPace),
+      ...playoutTuning(options.settings),
+      ...(options.deliveryPace === undefined ? {} : { deliveryPace: options.deliveryPace }),
       logger: this.logger,
       audio: this.channelAudio,
       sink: playoutSink(channel, this.clock, options.audioTap),
       onItemStarted: (responseId, itemId, sentAtMs) => this.journal.agentAudioStarted(responseId, itemId, sentAtMs, this.turnLatency.agentAudioStarted(sentAtMs)),
     });
+    this.speech = new AgentSpeech(this.audio, this.playout);
     const { clock, logger, journal } = this;
     this.input = new CallerInput({ clock, logger, journal, forwardDtmf: options.settings.forwardDtmf, agent: () => this.agent, isLive: () => this.state === 'live' }, {
       active: () => this.limits.onCallerActivity(),
@@ -207,7 +211,7 @@ export class Call {
         this.onAgentAudio(this.sessions.tag + event.responseId, this.sessions.tag + event.itemId, event.audio);
         return;
       case 'agent_audio_done':
-        if (this.state === 'live') this.finishItem(this.sessions.tag + event.responseId, this.sessions.tag + event.itemId);
+        if (this.state === 'live') this.speech.finish(this.sessions.tag + event.responseId, this.sessions.tag + event.itemId);
         return;
       case 'response_done':
         if (event.usage !== null) addUsage(this.usage, event.usage);
@@ -273,24 +277,10 @@ export class Call {
     // The agent speaks again: the hold sound stops at once (one clear), the answer starts.
     this.hold.stop();
     this.agentSpoke = true;
-    this.openItem = { responseId, itemId };
-    const mulaw = this.audio.agent(audio);
-    if (mulaw === null) {
-      this.counters.lateDeltasDropped++;
-      return;
-    }
-    if (mulaw.length > 0) this.playout.enqueue(responseId, itemId, mulaw);
+    if (!this.speech.deliver(responseId, itemId, audio)) this.counters.lateDeltasDropped++;
   }
 
-  /** Releases the resampler's tail and closes the item in the out-queue (padded last frame, end mark). */
-  private finishItem(responseId: string, itemId: string): void {
-    const tail = this.audio.drainAgent();
-    if (tail.length > 0) this.playout.enqueue(responseId, itemId, tail);
-    this.playout.endItem(responseId, itemId);
-    this.openItem = null;
-  }
-
-  /** Runs every tool of one request, then gives all outputs back at once (one follow-up response). */
+  /** The caller's side played up to a mark: the agent was heard, and a pending ending may now happen. */
   private onMarkEchoed(name: string): void {
     if (this.playout.onMarkEchoed(name) === null) return;
     this.limits.onAgentActivity();
@@ -311,8 +301,7 @@ export class Call {
     this.agent.interrupt(heard);
     if (interrupted === null) return;
     this.counters.bargeIns++;
-    this.audio.resetAgent();
-    this.openItem = null;
+    this.speech.reset();
     this.logger.info({ audioStartMs, heard: interrupted.heard, droppedFrames: interrupted.droppedFrames }, 'barge-in: caller interrupted the agent');
     this.sessions.memory.bargeIn(this.journal.bargeIn(interrupted));
   }
@@ -325,7 +314,7 @@ export class Call {
     const logFields = { fault: fault.kind, code: fault.code, status: fault.status, detail: fault.message, provider: this.agent.provider, recovery };
     this.journal.fault(fault.kind, recovery, fault.message);
     // The answer that was arriving will never be finished: let what came play out, ended cleanly.
-    if (this.openItem !== null) this.finishItem(this.openItem.responseId, this.openItem.itemId);
+    this.speech.finishOpen();
     this.hold.dispose();
     if (recovery === 'end_after_playback') {
       this.logger.info(logFields, 'the agent ended the conversation');
@@ -360,8 +349,7 @@ export class Call {
   /** Plays a short apology, then closes the stream (Twilio asks `<Connect action>` what next: a last word, hang up). */
   private apologise(): void {
     this.state = 'apologising';
-    this.audio.resetAgent();
-    this.openItem = null;
+    this.speech.reset();
     playApology(this.playout, this.ending, this.channelAudio);
   }
 

@@ -12,41 +12,35 @@
  * samples, so a batch boundary never splits one). The buffer is reused: `take()` returns a view that is valid until
  * the next `add`, so the owner encodes it at once (base64), never keeps it.
  */
+import { ByteStaging } from './byte-staging.js';
+
+/**
+ * Default caller audio per append, ms (APPEND_BATCH_MS), for every provider: two 20 ms frames. Halves the appends
+ * (the bridge's largest CPU cost at scale); one frame in two waits 20 ms more. See README, Benchmarks.
+ */
+export const DEFAULT_APPEND_BATCH_MS = 40;
 
 export class AudioBatch {
-  private buffer: Buffer;
-  private length = 0;
+  private readonly staging: ByteStaging;
 
   /** `batchBytes`: send once at least this much is gathered (≥ 1). */
   constructor(private readonly batchBytes: number) {
     if (!(Number.isInteger(batchBytes) && batchBytes >= 1)) throw new RangeError('batchBytes must be a positive integer');
     // Room for a full batch plus one chunk of the usual size; grows if a chunk is bigger.
-    this.buffer = Buffer.allocUnsafe(batchBytes * 2);
-  }
-
-  /** Gathered bytes not yet taken. */
-  get pendingBytes(): number {
-    return this.length;
+    this.staging = new ByteStaging(batchBytes * 2);
   }
 
   /** Adds a chunk; true when the batch is full (call `take()` now). */
   add(chunk: Uint8Array): boolean {
-    const needed = this.length + chunk.byteLength;
-    if (needed > this.buffer.length) {
-      const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
-      this.buffer.copy(grown, 0, 0, this.length);
-      this.buffer = grown;
-    }
-    this.buffer.set(chunk, this.length);
-    this.length = needed;
-    return this.length >= this.batchBytes;
+    this.staging.append(chunk);
+    return this.staging.length >= this.batchBytes;
   }
 
   /** The gathered bytes (a view, valid until the next `add`), or null when empty; the batch is empty afterwards. */
   take(): Buffer | null {
-    if (this.length === 0) return null;
-    const view = this.buffer.subarray(0, this.length);
-    this.length = 0;
+    if (this.staging.length === 0) return null;
+    const view = this.staging.view();
+    this.staging.reset();
     return view;
   }
 }

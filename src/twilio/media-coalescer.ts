@@ -11,6 +11,7 @@
  * every frame. The frames are copied into one staging buffer, reused across flushes (it is only read synchronously,
  * by the base64 encoding).
  */
+import { ByteStaging } from '../net/byte-staging.js';
 
 /** Runs `flush` at the end of the current tick (queueMicrotask, setImmediate, or a test's own). */
 export type FlushScheduler = (flush: () => void) => void;
@@ -21,8 +22,7 @@ export type CoalescedMedia = (payloadBase64: string, bytes: number, frames: numb
 const INITIAL_STAGING_BYTES = 4_096;
 
 export class MediaCoalescer {
-  private staging = Buffer.allocUnsafe(INITIAL_STAGING_BYTES);
-  private pendingByteCount = 0;
+  private readonly staging = new ByteStaging(INITIAL_STAGING_BYTES);
   private pendingFrameCount = 0;
   private scheduled = false;
   private readonly scheduledFlush = (): void => {
@@ -37,19 +37,12 @@ export class MediaCoalescer {
 
   /** Bytes waiting for the flush. */
   get pendingBytes(): number {
-    return this.pendingByteCount;
+    return this.staging.length;
   }
 
   /** Appends one frame (any length) to the pending message; the flush is scheduled for the end of the tick. */
   add(bytes: Uint8Array): void {
-    const needed = this.pendingByteCount + bytes.length;
-    if (needed > this.staging.length) {
-      const grown = Buffer.allocUnsafe(Math.max(needed, this.staging.length * 2));
-      this.staging.copy(grown, 0, 0, this.pendingByteCount);
-      this.staging = grown;
-    }
-    this.staging.set(bytes, this.pendingByteCount);
-    this.pendingByteCount = needed;
+    this.staging.append(bytes);
     this.pendingFrameCount++;
     if (!this.scheduled) {
       this.scheduled = true;
@@ -59,17 +52,18 @@ export class MediaCoalescer {
 
   /** Emits the pending audio now, as one message (nothing when none is pending). */
   flush(): void {
-    const bytes = this.pendingByteCount;
+    const bytes = this.staging.length;
     if (bytes === 0) return;
     const frames = this.pendingFrameCount;
-    this.pendingByteCount = 0;
+    const payloadBase64 = this.staging.view().toString('base64');
+    this.staging.reset();
     this.pendingFrameCount = 0;
-    this.emit(this.staging.toString('base64', 0, bytes), bytes, frames);
+    this.emit(payloadBase64, bytes, frames);
   }
 
   /** Forgets the pending audio (the socket is gone: nothing can be sent). */
   discard(): void {
-    this.pendingByteCount = 0;
+    this.staging.reset();
     this.pendingFrameCount = 0;
   }
 }

@@ -14,8 +14,7 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocket, type RawData } from 'ws';
 import { systemClock, type Clock, type TimerHandle } from '../../clock.js';
 import type { Logger } from '../../logger.js';
-import { AudioBatch, batchBytesFor } from '../../net/audio-batch.js';
-import { DEFAULT_APPEND_BATCH_MS } from '../openai/connection-types.js';
+import { AudioBatch, batchBytesFor, DEFAULT_APPEND_BATCH_MS } from '../../net/audio-batch.js';
 import { HeldOutbound } from '../../net/held-outbound.js';
 import { OncePerKeyLog, rawDataToText, shutDownSocket } from '../../net/socket-plumbing.js';
 import type { VoiceAgentFault, VoiceAgentFormats } from '../../voice/port.js';
@@ -37,6 +36,7 @@ import {
 import { ConnectionDeliveries } from './deliveries.js';
 import { errorCode, requestSignedUrl } from './signed-url.js';
 import {
+  bytesPerMs,
   formatsFromMetadata,
   parseServerMessage,
   publicConversationUrl,
@@ -143,6 +143,8 @@ class ElevenLabsSocketConnection implements ElevenLabsConnection {
   private appendNow(audio: Uint8Array): void {
     const message = { user_audio_chunk: Buffer.from(audio.buffer, audio.byteOffset, audio.byteLength).toString('base64') };
     if (this.currentState === 'ready') this.transmit(message, audio.byteLength);
+    // A batch still gathered when the socket died: nothing will send it (the hold was discarded on closing).
+    else if (this.currentState === 'closed') this.counters.droppedAfterClose++;
     else this.pending.hold(message, audio.byteLength);
   }
 
@@ -295,8 +297,7 @@ class ElevenLabsSocketConnection implements ElevenLabsConnection {
     }
     this.currentState = 'ready';
     this.currentFormats = formats;
-    const { encoding, sampleRateHz } = formats.input;
-    const batchBytes = batchBytesFor(this.options.appendBatchMs ?? DEFAULT_APPEND_BATCH_MS, sampleRateHz * (encoding === 'pcm16' ? 2 : 1));
+    const batchBytes = batchBytesFor(this.options.appendBatchMs ?? DEFAULT_APPEND_BATCH_MS, bytesPerMs(formats.input) * 1_000);
     if (batchBytes !== null) this.batch = new AudioBatch(batchBytes);
     this.currentConversationId = message.conversationId;
     this.readyAtMs = this.clock.now();

@@ -99,16 +99,11 @@ export interface RealtimeConnectionOptions {
   maxHeldAudioBytes?: number;
   /**
    * Caller audio gathered per `input_audio_buffer.append`, ms (≤ 20: each chunk appended as it comes). Fewer appends
-   * cost less CPU; each batch's first frame waits for the rest of it. Default DEFAULT_APPEND_BATCH_MS.
+   * cost less CPU; each batch's first frame waits for the rest of it. Default DEFAULT_APPEND_BATCH_MS (net/audio-batch.ts).
    */
   appendBatchMs?: number;
 }
 
-/**
- * Default caller audio per append, ms (APPEND_BATCH_MS): two 20 ms frames. Halves the appends (the bridge's largest
- * CPU cost at scale); one frame in two waits 20 ms more. See README, Benchmarks.
- */
-export const DEFAULT_APPEND_BATCH_MS = 40;
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Audio held before `ready` by default, in seconds of the input format. */

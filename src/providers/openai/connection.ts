@@ -6,25 +6,23 @@
  * Nothing the caller sends reaches the socket before `ready`: audio and events are held in call order and flushed
  * on `ready`, because audio appended before the format is set would be read as the server's default format.
  *
+ * What it sends (event ids, caller audio in batches, the pre-ready hold, outbound counters) is client-events.ts's.
+ *
  * Failures that end the connection are reported once as a typed `RealtimeFault`; API `error` events that leave the
  * session usable are logged and passed to `onApiError`. A `close()` we asked for reports nothing.
  */
-import { Buffer } from 'node:buffer';
 import { WebSocket, type RawData } from 'ws';
 import type { IncomingMessage } from 'node:http';
 import { systemClock, type Clock, type TimerHandle } from '../../clock.js';
 import type { Logger } from '../../logger.js';
-import { AudioBatch, batchBytesFor } from '../../net/audio-batch.js';
-import { HeldOutbound } from '../../net/held-outbound.js';
+import { batchBytesFor, DEFAULT_APPEND_BATCH_MS } from '../../net/audio-batch.js';
 import { GuardedHandlers, HeldDeliveries, OncePerKeyLog, rawDataToText, shutDownSocket } from '../../net/socket-plumbing.js';
 import {
   bytesPerSecondOf,
   CLOSE_HANDSHAKE_TIMEOUT_MS,
-  DEFAULT_APPEND_BATCH_MS,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_HELD_AUDIO_SECONDS,
   MAX_BUFFERED_SERVER_EVENTS,
-  REMEMBERED_EVENT_IDS,
   type RealtimeConnection,
   type RealtimeConnectionOptions,
   type RealtimeConnectionState,
@@ -33,7 +31,8 @@ import {
   type RealtimeFaultKind,
   type RealtimeHandlers,
 } from './connection-types.js';
-import { base64DecodedLength, BoundedMap, classifyApiError, realtimeDialUrl, redactUrlForLog, serializeClientEvent, toApiError } from './wire.js';
+import { ClientEvents } from './client-events.js';
+import { classifyApiError, realtimeDialUrl, redactUrlForLog, toApiError } from './wire.js';
 import {
   isRealtimeSession,
   parseServerEvent,
@@ -73,14 +72,10 @@ class UpstreamConnection implements RealtimeConnection {
   private handlers: RealtimeHandlers | null = null;
   private readonly held: HeldDeliveries<Delivery>;
   private readonly guard: GuardedHandlers;
-  private readonly pending: HeldOutbound<RealtimeClientEvent>;
-  /** Caller audio gathered into bigger appends (null: every chunk is appended as it comes). */
-  private readonly batch: AudioBatch | null;
+  /** Everything this connection sends (ids, batching, the pre-ready hold, outbound counters). */
+  private readonly out: ClientEvents;
 
-  private nextEventNumber = 1;
   private sessionUpdateEventId: string | null = null;
-  /** Client event ids remembered so an API error can name the event type it answers. */
-  private readonly recentEventTypes = new BoundedMap<string, string>(REMEMBERED_EVENT_IDS);
 
   private faultEmitted = false;
   private closeRequested = false;
@@ -88,11 +83,8 @@ class UpstreamConnection implements RealtimeConnection {
   private closeTimer: TimerHandle | null = null;
 
   private readonly eventsIn = new Map<string, number>();
-  private readonly eventsOut = new Map<string, number>();
   private skippedIn = 0;
-  private audioBytesAppended = 0;
   private bufferedEventsDropped = 0;
-  private droppedAfterClose = 0;
   /** Skip reasons logged at warn once (per unknown type, or per parse error code); repeats go to debug. */
   private readonly skipLog = new OncePerKeyLog(() => this.logger);
 
@@ -100,12 +92,6 @@ class UpstreamConnection implements RealtimeConnection {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger.child({ component: 'realtime' });
     this.sessionUpdate = options.sessionUpdate;
-    const maxHeldAudioBytes = options.maxHeldAudioBytes ?? DEFAULT_HELD_AUDIO_SECONDS * bytesPerSecondOf(options.sessionUpdate);
-    this.pending = new HeldOutbound<RealtimeClientEvent>(maxHeldAudioBytes, () =>
-      this.logger.warn({ maxHeldAudioBytes, state: this.currentState }, 'upstream not ready: dropping the oldest held caller audio (logged once; see stats)'),
-    );
-    const batchBytes = batchBytesFor(options.appendBatchMs ?? DEFAULT_APPEND_BATCH_MS, bytesPerSecondOf(options.sessionUpdate));
-    this.batch = batchBytes === null ? null : new AudioBatch(batchBytes);
     this.dialStartedMs = this.clock.now();
     this.guard = new GuardedHandlers(() => this.logger, 'realtime handler threw');
     this.held = new HeldDeliveries<Delivery>({
@@ -126,6 +112,14 @@ class UpstreamConnection implements RealtimeConnection {
     // Compression is off: base64 audio gains little from deflate and would cost CPU on every frame of every call.
     this.socket = new WebSocket(dialUrl, { headers, perMessageDeflate: false });
     this.closed = new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
+    const bytesPerSecond = bytesPerSecondOf(options.sessionUpdate);
+    this.out = new ClientEvents({
+      socket: this.socket,
+      state: () => this.currentState,
+      logger: this.logger,
+      maxHeldAudioBytes: options.maxHeldAudioBytes ?? DEFAULT_HELD_AUDIO_SECONDS * bytesPerSecond,
+      batchBytes: batchBytesFor(options.appendBatchMs ?? DEFAULT_APPEND_BATCH_MS, bytesPerSecond),
+    });
 
     const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.connectTimer = this.clock.setTimeout(() => this.onConnectTimeout(connectTimeoutMs), connectTimeoutMs);
@@ -146,48 +140,11 @@ class UpstreamConnection implements RealtimeConnection {
   }
 
   appendAudio(audio: Uint8Array | string): void {
-    if (this.batch === null || typeof audio === 'string') {
-      this.flushBatch();
-      this.appendNow(audio);
-    } else if (this.currentState === 'closed') {
-      this.droppedAfterClose++;
-    } else if (this.batch.add(audio)) {
-      this.flushBatch();
-    }
-  }
-
-  /** Sends what the batch gathered (nothing when empty): before every other client event, and on close. */
-  private flushBatch(): void {
-    const gathered = this.batch?.take() ?? null;
-    if (gathered !== null) this.appendNow(gathered);
-  }
-
-  private appendNow(audio: Uint8Array | string): void {
-    const base64 = typeof audio === 'string' ? audio : Buffer.from(audio.buffer, audio.byteOffset, audio.byteLength).toString('base64');
-    const audioBytes = typeof audio === 'string' ? base64DecodedLength(audio) : audio.byteLength;
-    const event: RealtimeClientEvent = { type: 'input_audio_buffer.append', audio: base64, event_id: this.newEventId() };
-    if (this.currentState === 'ready') {
-      this.transmit(event, audioBytes);
-    } else if (this.currentState === 'closed') {
-      this.droppedAfterClose++;
-    } else {
-      this.pending.hold(event, audioBytes);
-    }
+    this.out.appendAudio(audio);
   }
 
   send(event: RealtimeClientEvent): string {
-    this.flushBatch();
-    const eventId = event.event_id ?? this.newEventId();
-    const stamped: RealtimeClientEvent = event.event_id === undefined ? { ...event, event_id: eventId } : event;
-    if (this.currentState === 'ready') {
-      this.transmit(stamped, 0);
-    } else if (this.currentState === 'closed') {
-      this.droppedAfterClose++;
-      this.logger.debug({ type: event.type, eventId }, 'client event dropped: connection closed');
-    } else {
-      this.pending.hold(stamped, 0);
-    }
-    return eventId;
+    return this.out.send(event);
   }
 
   setHandlers(handlers: RealtimeHandlers): void {
@@ -197,7 +154,7 @@ class UpstreamConnection implements RealtimeConnection {
 
   close(): void {
     if (this.closeRequested) return;
-    this.flushBatch(); // the caller's last words go before the close frame
+    this.out.flushBatch(); // the caller's last words go before the close frame
     this.closeRequested = true;
     this.held.discard();
     if (this.currentState !== 'closed') {
@@ -210,18 +167,14 @@ class UpstreamConnection implements RealtimeConnection {
   stats(): RealtimeConnectionStats {
     return {
       eventsIn: Object.fromEntries(this.eventsIn),
-      eventsOut: Object.fromEntries(this.eventsOut),
+      eventsOut: Object.fromEntries(this.out.eventsOut),
       skippedIn: this.skippedIn,
-      audioBytesAppended: this.audioBytesAppended,
-      heldAudioDroppedChunks: this.pending.droppedChunks,
-      heldAudioDroppedBytes: this.pending.droppedBytes,
+      audioBytesAppended: this.out.audioBytesAppended,
+      heldAudioDroppedChunks: this.out.heldAudioDroppedChunks,
+      heldAudioDroppedBytes: this.out.heldAudioDroppedBytes,
       bufferedEventsDropped: this.bufferedEventsDropped,
-      droppedAfterClose: this.droppedAfterClose,
+      droppedAfterClose: this.out.droppedAfterClose,
     };
-  }
-
-  private newEventId(): string {
-    return `cb_${this.nextEventNumber++}`;
   }
 
   private onOpen(): void {
@@ -268,9 +221,7 @@ class UpstreamConnection implements RealtimeConnection {
 
   private onSessionCreated(): void {
     if (this.currentState !== 'configuring' || this.sessionUpdateEventId !== null) return;
-    const eventId = this.sessionUpdate.event_id ?? this.newEventId();
-    this.sessionUpdateEventId = eventId;
-    this.transmit({ ...this.sessionUpdate, event_id: eventId }, 0);
+    this.sessionUpdateEventId = this.out.sendNow(this.sessionUpdate);
   }
 
   private onSessionUpdated(event: SessionUpdatedEvent): void {
@@ -289,11 +240,9 @@ class UpstreamConnection implements RealtimeConnection {
     this.currentState = 'ready';
     this.currentSession = session;
     this.clearConnectTimer();
-    const heldEvents = this.pending.length;
-    const heldAudioBytes = this.pending.audioBytes;
-    this.pending.release((event, audioBytes) => this.transmit(event, audioBytes));
+    const held = this.out.releaseHeld();
     this.logger.info(
-      { elapsedMs: Math.round(this.clock.now() - this.dialStartedMs), sessionId: (session as { id?: unknown }).id, heldEvents, heldAudioBytes },
+      { elapsedMs: Math.round(this.clock.now() - this.dialStartedMs), sessionId: (session as { id?: unknown }).id, ...held },
       'realtime session ready',
     );
     this.held.deliver({ kind: 'event', event });
@@ -304,7 +253,7 @@ class UpstreamConnection implements RealtimeConnection {
     const apiError = toApiError(event);
     const answersSessionUpdate = apiError.eventId !== null && apiError.eventId === this.sessionUpdateEventId && this.currentState === 'configuring';
     const verdict = classifyApiError(apiError, answersSessionUpdate);
-    const clientEventType = apiError.eventId === null ? undefined : this.recentEventTypes.get(apiError.eventId);
+    const clientEventType = apiError.eventId === null ? undefined : this.out.typeOf(apiError.eventId);
     const { type: errorType, code, param, eventId, message: apiMessage } = apiError;
     this.logger[verdict.fault === null ? 'warn' : 'error']({ errorType, code, param, eventId, clientEventType, apiMessage }, verdict.logMessage);
     if (verdict.fault !== null) this.fail(verdict.fault);
@@ -367,7 +316,7 @@ class UpstreamConnection implements RealtimeConnection {
   private enterClosed(): void {
     this.currentState = 'closed';
     this.clearConnectTimer();
-    this.droppedAfterClose += this.pending.discard();
+    this.out.discardHeld();
   }
 
   private shutDownSocket(): void {
@@ -379,17 +328,6 @@ class UpstreamConnection implements RealtimeConnection {
       this.clock.clearTimeout(this.connectTimer);
       this.connectTimer = null;
     }
-  }
-
-  private transmit(event: RealtimeClientEvent, audioBytes: number): void {
-    if (this.socket.readyState !== WebSocket.OPEN) {
-      this.droppedAfterClose++;
-      return;
-    }
-    this.socket.send(serializeClientEvent(event));
-    this.eventsOut.set(event.type, (this.eventsOut.get(event.type) ?? 0) + 1);
-    this.audioBytesAppended += audioBytes;
-    if (audioBytes === 0 && event.event_id !== undefined) this.recentEventTypes.set(event.event_id, event.type);
   }
 
   /** Calls one handler, guarded: a throw is logged, never unwound into the socket's event loop. */
@@ -415,9 +353,9 @@ class UpstreamConnection implements RealtimeConnection {
   private summary(): Record<string, unknown> {
     return {
       eventsIn: [...this.eventsIn.values()].reduce((sum, count) => sum + count, 0),
-      eventsOut: [...this.eventsOut.values()].reduce((sum, count) => sum + count, 0),
-      audioBytesAppended: this.audioBytesAppended,
-      heldAudioDroppedBytes: this.pending.droppedBytes,
+      eventsOut: [...this.out.eventsOut.values()].reduce((sum, count) => sum + count, 0),
+      audioBytesAppended: this.out.audioBytesAppended,
+      heldAudioDroppedBytes: this.out.heldAudioDroppedBytes,
       skippedIn: this.skippedIn,
     };
   }
