@@ -7,7 +7,6 @@ import type { Options } from './calls-options.js';
 import { relayComparisons } from './calls-relay.js';
 import type { ScenarioResult } from './calls-report.js';
 
-
 /** A count, or — when the figure does not exist for this mode. */
 function count(value: number | null): string {
   return value === null ? '—' : String(value);

@@ -7,7 +7,6 @@ import type { Mode } from './calls-options.js';
 import { fmt } from './calls-common.js';
 import { ADDED_LATENCY_TARGET_MS, round3, type ScenarioResult } from './calls-report.js';
 
-
 /** Server CPU per call-second as a multiple of the plain relay's, same N, same run: the bridge's targets (at 200 calls). */
 export const RELAY_CPU_TARGETS = { pcmu: 0.8, pcm: 1.3 } as const;
 /** Peak RSS per call the bridge modes aim for (issue 14). */

@@ -8,7 +8,7 @@
  */
 import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { MULAW_BYTES_PER_FRAME } from '../src/audio/frames.js';
+import { MULAW_BYTES_PER_FRAME, PCM_BYTES_PER_FRAME } from '../src/audio/frames.js';
 import { bytesToBase64 } from '../src/audio/pcm.js';
 import { base64DecodedLength } from '../src/providers/openai/wire.js';
 import {
@@ -109,7 +109,7 @@ export async function runScenario(mode: Mode, calls: number, seconds: number, op
     logAudioEvents: false,
     retainClosedSessions: false,
     // 20 ms of what the server is asked to take: 24 kHz PCM16 (pcm) or 8 kHz mu-law.
-    observer: sessionTimingObserver(sessionTimes, mode === 'pcm' ? 960 : 160),
+    observer: sessionTimingObserver(sessionTimes, mode === 'pcm' ? PCM_BYTES_PER_FRAME : MULAW_BYTES_PER_FRAME),
   });
   let bridge: Bridge | null = null;
   const placed: PlacedCall[] = [];

@@ -7,11 +7,10 @@
  * First-audio latency cost = time from an item's first frame being queued to it being sent.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { DEFAULT_FAST_STREAK, DEFAULT_VERDICT_MAX_AGE_MS, DeliveryPace, DeliveryPaces } from '../src/call/delivery-pace.js';
+import { DeliveryPace, DeliveryPaces } from '../src/call/delivery-pace.js';
 import { DEFAULT_JITTER_CUSHION_MS, JitterCushion } from '../src/call/jitter-cushion.js';
-import type { FrameEntry } from '../src/call/out-queue.js';
 import { ManualClock } from '../src/clock.js';
-import { answerAudio, conversation, expectSameBytes, framed, lastEndMs, line, stream, type Answer } from './helpers/jitter-line.js';
+import { answerAudio, conversation, expectSameBytes, frame, framed, lastEndMs, line, stream, type Answer } from './helpers/jitter-line.js';
 import { random } from './helpers/realtime-provider.js';
 
 const CUSHION = DEFAULT_JITTER_CUSHION_MS;
@@ -21,6 +20,11 @@ function paceAhead(count: number, atMs: number): DeliveryPace {
   const pace = new DeliveryPace();
   for (let index = 0; index < count; index++) pace.report(true, atMs);
   return pace;
+}
+
+/** A cushion of the default size judging for `pace` (a fresh one unless given). */
+function judging(pace = new DeliveryPace()): { pace: DeliveryPace; cushion: JitterCushion } {
+  return { pace, cushion: new JitterCushion({ cushionMs: CUSHION, pace }) };
 }
 
 /** Spies on `pace.fast` (asked once per new item) so `fastAnswers` can tell what it answered, in order. */
@@ -55,11 +59,6 @@ function bigSpaced(index: number, deltas: number, startMs: number): Answer {
 }
 
 describe('DeliveryPace', () => {
-  it('defaults: a streak of 3, verdicts count for 60 000 ms', () => {
-    expect(DEFAULT_FAST_STREAK).toBe(3);
-    expect(DEFAULT_VERDICT_MAX_AGE_MS).toBe(60_000);
-  });
-
   it('is not fast before any verdict, at any time', () => {
     const pace = new DeliveryPace();
     expect(pace.fast(0)).toBe(false);
@@ -145,11 +144,8 @@ describe('DeliveryPace', () => {
 });
 
 describe('JitterCushion with a pace: verdicts', () => {
-  const frame = (itemId: string, itemOffsetMs = 0): FrameEntry => ({ kind: 'frame', responseId: 'r', itemId, payload: new Uint8Array(160), itemOffsetMs, audioMs: 20, frameId: 1 });
-
   it('ahead when a delta finds a cushion in stock: a 4× provider\'s third delta (180 − 50 = 130 ms), not its second (80 − 25 = 55 ms); once', () => {
-    const pace = new DeliveryPace();
-    const cushion = new JitterCushion({ cushionMs: CUSHION, pace });
+    const { pace, cushion } = judging();
     cushion.onQueued('A', 80, 1_000, true);
     expect(pace.stats()).toEqual({ aheadVerdicts: 0, behindVerdicts: 0 });
     expect(cushion.releaseAtMs(frame('A'), 1_000)).toBe(1_060);
@@ -165,8 +161,7 @@ describe('JitterCushion with a pace: verdicts', () => {
   });
 
   it('the rule is ≥: a 600 ms first delta and the next 540 ms later finds 60 ms (ahead); 541 ms later, 59 ms (behind at the end)', () => {
-    const pace = new DeliveryPace();
-    const cushion = new JitterCushion({ cushionMs: CUSHION, pace });
+    const { pace, cushion } = judging();
     cushion.onQueued('A', 600, 0, true);
     cushion.onQueued('A', 100, 540, false);
     expect(pace.stats()).toEqual({ aheadVerdicts: 1, behindVerdicts: 0 });
@@ -180,8 +175,7 @@ describe('JitterCushion with a pace: verdicts', () => {
   });
 
   it('big spaced deltas: a 600 ms delta, then 100 ms 150 ms later, finds 450 ms in stock: a two-delta answer is ahead', () => {
-    const pace = new DeliveryPace();
-    const cushion = new JitterCushion({ cushionMs: CUSHION, pace });
+    const { pace, cushion } = judging();
     cushion.onQueued('A', 600, 0, true);
     cushion.onQueued('A', 100, 150, false);
     cushion.onItemEnded('A', 150);
@@ -189,8 +183,7 @@ describe('JitterCushion with a pace: verdicts', () => {
   });
 
   it('behind at its end for a real-time provider with 3 deltas, not before', () => {
-    const pace = new DeliveryPace();
-    const cushion = new JitterCushion({ cushionMs: CUSHION, pace });
+    const { pace, cushion } = judging();
     cushion.onQueued('A', 80, 0, true);
     expect(cushion.releaseAtMs(frame('A'), 0)).toBe(60);
     expect(cushion.releaseAtMs(frame('A'), 60)).toBe(60);
@@ -205,8 +198,7 @@ describe('JitterCushion with a pace: verdicts', () => {
   });
 
   it('no verdict for an item of a single delta, however long', () => {
-    const pace = new DeliveryPace();
-    const cushion = new JitterCushion({ cushionMs: CUSHION, pace });
+    const { pace, cushion } = judging();
     cushion.onQueued('A', 80, 0, true);
     cushion.onItemEnded('A', 0);
     cushion.onQueued('B', 3_000, 500, true);
@@ -215,8 +207,7 @@ describe('JitterCushion with a pace: verdicts', () => {
   });
 
   it('no verdict for items dropped by reset (a barge-in), whether they had one delta or several', () => {
-    const pace = new DeliveryPace();
-    const cushion = new JitterCushion({ cushionMs: CUSHION, pace });
+    const { pace, cushion } = judging();
     cushion.onQueued('A', 80, 0, true);
     cushion.onQueued('A', 100, 100, false);
     cushion.onQueued('A', 100, 200, false);
@@ -229,8 +220,7 @@ describe('JitterCushion with a pace: verdicts', () => {
   });
 
   it('behind on a rebuffer of an item that started unheld; the item is not judged again at its end', () => {
-    const pace = paceAhead(3, 900);
-    const cushion = new JitterCushion({ cushionMs: CUSHION, pace });
+    const { pace, cushion } = judging(paceAhead(3, 900));
     cushion.onQueued('B', 80, 1_000, true);
     expect(cushion.releaseAtMs(frame('B'), 1_000)).toBe(1_000);
     expect(cushion.holding).toBe(false);
@@ -247,8 +237,7 @@ describe('JitterCushion with a pace: verdicts', () => {
   });
 
   it('behind on a rebuffer of an item whose start hold already ended (before any end)', () => {
-    const pace = new DeliveryPace();
-    const cushion = new JitterCushion({ cushionMs: CUSHION, pace });
+    const { pace, cushion } = judging();
     cushion.onQueued('A', 300, 0, true);
     expect(cushion.releaseAtMs(frame('A'), 60)).toBe(60);
     cushion.onQueued('A', 100, 400, true); // ran dry at 360
@@ -257,8 +246,7 @@ describe('JitterCushion with a pace: verdicts', () => {
   });
 
   it('once fast: a new item\'s first frame goes at once (0 ms held), counted in unheldStarts, not startHolds', () => {
-    const pace = paceAhead(3, 0);
-    const cushion = new JitterCushion({ cushionMs: CUSHION, pace });
+    const { pace, cushion } = judging(paceAhead(3, 0));
     cushion.onQueued('C', 80, 500, true);
     expect(cushion.holding).toBe(false);
     expect(cushion.releaseAtMs(frame('C'), 500)).toBe(500);
@@ -273,8 +261,7 @@ describe('JitterCushion with a pace: verdicts', () => {
   });
 
   it('asks the pace when the item\'s first frames are queued: a stale pace (60 001 ms) holds again', () => {
-    const pace = paceAhead(3, 0);
-    const cushion = new JitterCushion({ cushionMs: CUSHION, pace });
+    const { pace, cushion } = judging(paceAhead(3, 0));
     cushion.onQueued('A', 80, 60_000, true);
     expect(cushion.releaseAtMs(frame('A'), 60_000)).toBe(60_000);
     cushion.onItemEnded('A', 60_000);
@@ -296,8 +283,7 @@ describe('JitterCushion with a pace: verdicts', () => {
 
   // A rebuffer says the provider fell behind: reported once per item, even after the item was judged ahead.
   it('an item judged ahead that later rebuffers is judged behind too: the provider slowed down mid-answer', () => {
-    const pace = new DeliveryPace();
-    const cushion = new JitterCushion({ cushionMs: CUSHION, pace });
+    const { pace, cushion } = judging();
     cushion.onQueued('A', 80, 0, true);
     cushion.onQueued('A', 100, 15, false); // 65 ms in stock: ahead
     expect(cushion.releaseAtMs(frame('A'), 15)).toBe(15);
@@ -308,8 +294,7 @@ describe('JitterCushion with a pace: verdicts', () => {
   });
 
   it('an item judged behind at a rebuffer gets no second verdict at its next rebuffer', () => {
-    const pace = new DeliveryPace();
-    const cushion = new JitterCushion({ cushionMs: CUSHION, pace });
+    const { pace, cushion } = judging();
     cushion.onQueued('A', 300, 0, true);
     expect(cushion.releaseAtMs(frame('A'), 60)).toBe(60);
     cushion.onQueued('A', 100, 400, true); // first rebuffer: behind
@@ -417,6 +402,7 @@ describe('Playout with a delivery pace: fast providers', () => {
     expect(firstSentAtMs.has('item_cut')).toBe(false);
     expect(costs().filter((cost) => !Number.isNaN(cost))).toEqual([25, 25, 25]);
   });
+
   it('a 4× answer judged ahead that then stalls 3 s mid-answer: ahead, then behind once (the streak ends)', () => {
     const pace = new DeliveryPace();
     const answer = stream(0, answerAudio(0, 8 * 3_000), 500, { speedFactor: 4 });

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_JITTER_CUSHION_MS, JitterCushion } from '../src/call/jitter-cushion.js';
-import { answerAudio, conversation, expectSameBytes, framed, lastEndMs, line, stream } from './helpers/jitter-line.js';
+import { answerAudio, conversation, expectSameBytes, frame, framed, lastEndMs, line, stream } from './helpers/jitter-line.js';
 import { DELTA_BYTES, FIRST_DELTA_BYTES, random } from './helpers/realtime-provider.js';
 
 describe('jitter cushion: a provider streaming at exactly real time', () => {
@@ -213,8 +213,6 @@ describe('jitter cushion: mid-answer rebuffering', () => {
 });
 
 describe('JitterCushion', () => {
-  const frame = (itemId: string, itemOffsetMs = 0) => ({ kind: 'frame' as const, responseId: 'r', itemId, payload: new Uint8Array(160), itemOffsetMs, audioMs: 20, frameId: 1 });
-
   it('holds a first chunk until the deadline, releases early once later audio outruns the clock by the cushion', () => {
     const cushion = new JitterCushion({ cushionMs: 60 });
     cushion.onQueued('A', 80, 1_000, true);

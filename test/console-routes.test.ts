@@ -3,7 +3,7 @@
  * JSON, keepalives on the manual clock, the end when the session expires or the client goes), hang-up, agents (and
  * that no secret leaks), the overview from fake records, and browser-phone tokens.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CallEvent } from '../src/call/call-events.js';
 import { emptySummary } from '../src/call/call-summary.js';
 import { MAX_LIVE_STREAMS, OPERATOR_HANGUP_REASON } from '../src/console/router.js';
@@ -18,22 +18,12 @@ import {
   SIGNING_SECRET,
   signIn,
   SseReader,
-  startConsoleApp,
+  useConsoleApps,
   type ConsoleApp,
   type SignedIn,
-  type StartOptions,
 } from './helpers/console-app.js';
 
-const running: ConsoleApp[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((app) => app.close()));
-});
-
-async function start(options: StartOptions = {}): Promise<ConsoleApp> {
-  const app = await startConsoleApp(options);
-  running.push(app);
-  return app;
-}
+const start = useConsoleApps();
 
 function info(n: number, overrides: Partial<CallInfo> = {}): CallInfo {
   return {

@@ -113,6 +113,15 @@ describe('browser phone socket', () => {
     expect(await statusOf(phoneUrl(b, token, 44_100))).toBe(400);
     expect(await statusOf(phoneUrl(b, token), { Origin: `http://127.0.0.1:${b.server.port}` })).toBe(101);
     expect(await statusOf(phoneUrl(b, token))).toBe(401);
+    // The refusals are logged by path: the 403 and the 400 came while the token was still live.
+    expect(b.logs.filter((line) => line['msg'] === 'WebSocket upgrade refused').map((line) => [line['url'], line['status']])).toEqual([
+      ['/phone/ws', 401],
+      ['/phone/ws', 401],
+      ['/phone/ws', 403],
+      ['/phone/ws', 400],
+      ['/phone/ws', 401],
+    ]);
+    expect(JSON.stringify(b.logs)).not.toContain(token);
   });
 
   it('malformed messages are ignored and logged once; the call goes on', async () => {

@@ -67,9 +67,9 @@ function open(overrides: Partial<ElevenLabsConnectionOptions> = {}): ElevenLabsC
   return connection;
 }
 
-async function openReady(input = 'ulaw_8000', output = 'ulaw_8000'): Promise<{ connection: ElevenLabsConnection; recorder: Recorder }> {
+async function openReady(input = 'ulaw_8000', output = 'ulaw_8000', overrides: Partial<ElevenLabsConnectionOptions> = {}): Promise<{ connection: ElevenLabsConnection; recorder: Recorder }> {
   const before = server.messages.length;
-  const connection = open();
+  const connection = open(overrides);
   const recorder = attach(connection);
   await server.waitForMessages(before + 1);
   server.sendMetadata(input, output);
@@ -206,11 +206,7 @@ describe('caller audio', () => {
   });
 
   it('APPEND_BATCH_MS 20: each chunk as it comes', async () => {
-    const connection = open({ appendBatchMs: 20 });
-    const recorder = attach(connection);
-    await server.waitForMessages(1);
-    server.sendMetadata();
-    await vi.waitFor(() => expect(recorder.ready).toHaveLength(1));
+    const { connection } = await openReady('ulaw_8000', 'ulaw_8000', { appendBatchMs: 20 });
     connection.appendAudio(bytes(1));
     connection.appendAudio(bytes(2));
     await server.waitForMessages(3);
@@ -316,11 +312,7 @@ describe('faults', () => {
   });
 
   it('close 1000 after the maximum duration is session_expired', async () => {
-    const connection = open({ maxDurationMs: 60_000 });
-    const recorder = attach(connection);
-    await server.waitForMessages(1);
-    server.sendMetadata();
-    await vi.waitFor(() => expect(recorder.ready).toHaveLength(1));
+    const { recorder } = await openReady('ulaw_8000', 'ulaw_8000', { maxDurationMs: 60_000 });
     clock.advance(60_000);
     server.closeClient(1000, '');
     expect(await fault(recorder)).toMatchObject({ kind: 'session_expired', closeCode: 1000 });
@@ -349,6 +341,15 @@ describe('close()', () => {
     expect(connection.state).toBe('closed');
     expect(server.closesFromClient[0]!.code).toBe(1000);
     expect(connection.stats().droppedAfterClose).toBe(1);
+  });
+
+  it('a part-filled batch left when the server closed the socket is counted as dropped at close(), never held', async () => {
+    const { connection, recorder } = await openReady();
+    connection.appendAudio(bytes(1)); // 20 ms of mu-law: half a 40 ms batch
+    server.closeClient(1011, 'internal error');
+    await fault(recorder);
+    connection.close();
+    expect(connection.stats()).toMatchObject({ audioBytesSent: 0, droppedAfterClose: 1 });
   });
 
   it('during the signed-URL request aborts it and reports nothing', async () => {

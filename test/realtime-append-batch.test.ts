@@ -35,21 +35,26 @@ function append(bytes: readonly Uint8Array[], eventId: string): Record<string, u
   return { type: 'input_audio_buffer.append', audio: Buffer.concat(bytes).toString('base64'), event_id: eventId };
 }
 
-async function openReady(overrides: Partial<RealtimeConnectionOptions>): Promise<RealtimeConnection> {
-  const sessionUpdate = overrides.sessionUpdate ?? PCMU_SESSION_UPDATE;
+/** A connection to the fake server (closed after the test), and a promise of its readiness. */
+function open(overrides: Partial<RealtimeConnectionOptions>): { connection: RealtimeConnection; ready: Promise<void> } {
   const connection = openRealtimeConnection({
     url: `${server.baseUrl}/v1/realtime`,
     model: 'gpt-realtime',
     apiKey: 'sk-test',
     authMode: 'bearer',
-    sessionUpdate,
+    sessionUpdate: PCMU_SESSION_UPDATE,
     logger,
     ...overrides,
   });
   connections.push(connection);
   const ready = new Promise<void>((resolve) => connection.setHandlers({ onReady: () => resolve(), onEvent() {}, onApiError() {}, onFault() {} }));
+  return { connection, ready };
+}
+
+async function openReady(overrides: Partial<RealtimeConnectionOptions>): Promise<RealtimeConnection> {
+  const { connection, ready } = open(overrides);
   await server.waitForMessages(1);
-  server.send(sessionUpdatedFor(sessionUpdate.session));
+  server.send(sessionUpdatedFor((overrides.sessionUpdate ?? PCMU_SESSION_UPDATE).session));
   await ready;
   return connection;
 }
@@ -58,7 +63,6 @@ describe('AudioBatch', () => {
   it('is full once batchBytes are gathered, hands them over once, and starts again empty', () => {
     const batch = new AudioBatch(320);
     expect(batch.add(frame(1))).toBe(false);
-    expect(batch.pendingBytes).toBe(160);
     expect(batch.add(frame(2))).toBe(true);
     expect(Buffer.from(batch.take()!)).toStrictEqual(Buffer.concat([frame(1), frame(2)]));
     expect(batch.take()).toBeNull();
@@ -120,17 +124,7 @@ describe('an OpenAI connection with APPEND_BATCH_MS', () => {
 
   it('before ready, batches are held in call order like single frames', async () => {
     server.sendSessionCreated = false;
-    const connection = openRealtimeConnection({
-      url: `${server.baseUrl}/v1/realtime`,
-      model: 'gpt-realtime',
-      apiKey: 'sk-test',
-      authMode: 'bearer',
-      sessionUpdate: PCMU_SESSION_UPDATE,
-      logger,
-      appendBatchMs: 40,
-    });
-    connections.push(connection);
-    const ready = new Promise<void>((resolve) => connection.setHandlers({ onReady: () => resolve(), onEvent() {}, onApiError() {}, onFault() {} }));
+    const { connection, ready } = open({ appendBatchMs: 40 });
     connection.appendAudio(frame(1));
     connection.appendAudio(frame(2)); // full: cb_1, held
     connection.appendAudio(frame(3)); // part-filled until the response.create

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentDefinition } from '../src/agents/types.js';
 import { pcm16ChannelAudio, TWILIO_AUDIO, type ChannelAudio } from '../src/audio/channel-audio.js';
+import { concatBytes, pcm16ToBytes } from '../src/audio/pcm.js';
 import { ManualClock } from '../src/clock.js';
 import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/logger.js';
@@ -47,14 +48,14 @@ function unaligned(bytes: Uint8Array): Buffer {
   return buffer;
 }
 
+/** `count` frames of `sampleCount` samples, seeds `firstSeed`, `firstSeed + 1`, …. */
+function pcmFrames(count: number, sampleCount: number, firstSeed = 0): Array<{ samples: Int16Array; bytes: Uint8Array }> {
+  return Array.from({ length: count }, (_, index) => pcmFrame(firstSeed + index, sampleCount));
+}
+
+/** The samples end to end (their bytes joined in memory order, viewed as samples again). */
 function concat(parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return new Int16Array(concatBytes(parts.map(pcm16ToBytes)).buffer);
 }
 
 /** Reads our stereo WAV by hand: checks the header (at `rateHz`), splits the channels. */
@@ -102,8 +103,8 @@ describe('CallRecording on a wideband channel', () => {
     const clock = new ManualClock(originMs);
     const at = (ms: number) => clock.advance(originMs + ms - clock.now());
     const recording = recordingAt(audio, 'wide.wav', clock, originMs);
-    const caller = Array.from({ length: 100 }, (_, index) => pcmFrame(index, 480));
-    const agent = Array.from({ length: 20 }, (_, index) => pcmFrame(1_000 + index, 480));
+    const caller = pcmFrames(100, 480);
+    const agent = pcmFrames(20, 480, 1_000);
 
     for (let index = 0; index < caller.length; index++) {
       const ms = index * 20;
@@ -154,8 +155,8 @@ describe('CallRecording on a wideband channel', () => {
     const clock = new ManualClock(0);
     const at = (ms: number) => clock.advance(ms - clock.now());
     const recording = recordingAt(audio, 'narrow.wav', clock, 0);
-    const caller = Array.from({ length: 30 }, (_, index) => pcmFrame(index, 320));
-    const agent = Array.from({ length: 11 }, (_, index) => pcmFrame(500 + index, 320));
+    const caller = pcmFrames(30, 320);
+    const agent = pcmFrames(11, 320, 500);
 
     for (let index = 0; index < caller.length; index++) {
       const ms = index * 20;
@@ -198,8 +199,8 @@ describe('CallRecording on a wideband channel', () => {
     const audio = pcm16ChannelAudio(24_000);
     const clock = new ManualClock(0);
     const recording = recordingAt(audio, 'odd.wav', clock, 0);
-    const caller = Array.from({ length: 25 }, (_, index) => pcmFrame(index, 480));
-    const agent = Array.from({ length: 3 }, (_, index) => pcmFrame(90 + index, 480));
+    const caller = pcmFrames(25, 480);
+    const agent = pcmFrames(3, 480, 90);
     const sample = unaligned(caller[0]!.bytes);
     expect(sample.byteOffset % 2).toBe(1);
     expect(() => new Int16Array(sample.buffer, sample.byteOffset, 480)).toThrow(RangeError);

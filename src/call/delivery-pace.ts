@@ -22,9 +22,9 @@
  */
 
 /** Consecutive `ahead` verdicts before answers start without a hold. */
-export const DEFAULT_FAST_STREAK = 3;
+const DEFAULT_FAST_STREAK = 3;
 /** A verdict older than this says nothing about now, ms. */
-export const DEFAULT_VERDICT_MAX_AGE_MS = 60_000;
+const DEFAULT_VERDICT_MAX_AGE_MS = 60_000;
 
 export interface DeliveryPaceStats {
   aheadVerdicts: number;

@@ -29,7 +29,8 @@
  * be in stock had playback started at its first delta (received so far − time since ≥ cushion), behind when it ends
  * after two or more deltas without that, and behind at its first rebuffer (even after an ahead verdict: the provider
  * slowed down mid-answer). A real-time provider's deltas find ~0 in stock (−20 ms after a 24 kHz first delta); a fast
- * one's find its head start, whatever the delta sizes (600 ms every 150 ms: 450 ms). A mid-item rebuffer still protects an item that started unheld.
+ * one's find its head start, whatever the delta sizes (600 ms every 150 ms: 450 ms). A mid-item rebuffer still
+ * protects an item that started unheld.
  *
  * The cushion only delays frames the pacer would send: it never reorders, never drops, and a barge-in's `clear` drops
  * held frames like any queued ones (`reset`). Held frames were not sent, so the playback ledger never counts them.

@@ -6,13 +6,26 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../clock.js';
-import { bytesToPcm16 } from '../audio/pcm.js';
+import { bytesToPcm16, Pcm16Reassembler, pcm16ToBytes } from '../audio/pcm.js';
 import { writeWav } from '../audio/wav.js';
 import { AnswerCollector } from './answer-collector.js';
 
 /** The raw format SoX reads and writes here: PCM16 LE mono at `rateHz`. */
 export function soxRawArgs(rateHz: number): string[] {
   return ['-q', '-t', 'raw', '-r', String(rateHz), '-e', 'signed', '-b', '16', '-c', '1', '-'];
+}
+
+/**
+ * Keeps the last few hundred characters `child` writes on stderr; the returned function says how the child stopped,
+ * in one line: `<what> stopped (exit N): <its last stderr line>`.
+ */
+function exitLine(child: ChildProcess, what: string): (code: number | null) => string {
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-300)));
+  return (code) => {
+    const last = stderr.trim();
+    return `chat: ${what} stopped (exit ${code ?? 'signal'})${last === '' ? '' : `: ${last.split('\n').pop()}`}`;
+  };
 }
 
 /** The executable `name` on PATH, or null. */
@@ -53,8 +66,7 @@ export class PlaySink implements AudioSink {
 
   constructor(playPath: string, rateHz: number, onFail: (why: string) => void) {
     this.child = spawn(playPath, soxRawArgs(rateHz), { stdio: ['pipe', 'ignore', 'pipe'] });
-    let stderr = '';
-    this.child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-300)));
+    const stoppedLine = exitLine(this.child, 'play');
     this.child.stdin?.on('error', () => undefined);
     const fail = (why: string) => {
       if (this.dead) return;
@@ -67,7 +79,7 @@ export class PlaySink implements AudioSink {
         resolve();
       });
       this.child.once('exit', (code) => {
-        if (code !== 0) fail(`chat: play stopped (exit ${code ?? 'signal'})${stderr.trim() === '' ? '' : `: ${stderr.trim().split('\n').pop()}`}`);
+        if (code !== 0) fail(stoppedLine(code));
         this.dead = true;
         resolve();
       });
@@ -159,18 +171,14 @@ export class WavSink implements AudioSink {
 /** The microphone through `rec`: whole PCM16 samples, as they come. */
 export class MicSource {
   private readonly child: ChildProcess;
-  private carry: number | null = null;
+  private readonly samples = new Pcm16Reassembler();
   private stopped = false;
 
-  constructor(recPath: string, rateHz: number, handlers: { onAudio: (bytes: Buffer) => void; onStop: (line: string) => void }) {
+  constructor(recPath: string, rateHz: number, handlers: { onAudio: (bytes: Uint8Array) => void; onStop: (line: string) => void }) {
     this.child = spawn(recPath, soxRawArgs(rateHz), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    this.child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-300)));
+    const stoppedLine = exitLine(this.child, 'rec');
     this.child.stdout?.on('data', (chunk: Buffer) => {
-      let bytes = chunk;
-      if (this.carry !== null) bytes = Buffer.concat([Buffer.of(this.carry), chunk]);
-      this.carry = bytes.length % 2 === 1 ? bytes[bytes.length - 1]! : null;
-      const whole = bytes.subarray(0, bytes.length & ~1);
+      const whole = pcm16ToBytes(this.samples.push(chunk));
       if (whole.length > 0 && !this.stopped) handlers.onAudio(whole);
     });
     this.child.once('error', (error) => {
@@ -178,7 +186,7 @@ export class MicSource {
       this.stopped = true;
     });
     this.child.once('exit', (code) => {
-      if (!this.stopped) handlers.onStop(`chat: rec stopped (exit ${code ?? 'signal'})${stderr.trim() === '' ? '' : `: ${stderr.trim().split('\n').pop()}`}`);
+      if (!this.stopped) handlers.onStop(stoppedLine(code));
       this.stopped = true;
     });
   }

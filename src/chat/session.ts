@@ -206,7 +206,7 @@ export class ChatSession {
     return this.model;
   }
 
-  private sendBinary(bytes: Buffer): void {
+  private sendBinary(bytes: Uint8Array): void {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(bytes, { binary: true });
   }
 

@@ -11,7 +11,7 @@
  */
 import type { Client, Notification, Pool } from 'pg';
 import type { ClusterConfig } from '../config-cluster.js';
-import type { LiveCalls, LiveMessage } from '../console/live-calls.js';
+import type { LiveCalls, LiveUpdate } from '../console/live-calls.js';
 import type { Logger } from '../logger.js';
 import type { CallInfo } from '../observers/hub.js';
 import { OncePerKeyLog } from '../net/socket-plumbing.js';
@@ -108,11 +108,8 @@ export class ClusterMembership {
     await this.beatOrThrow();
     await this.listen();
     // From now on this instance's calls are shared; those that started while it was joining are shared at once.
-    this.unsubscribe = this.options.liveCalls.subscribe((message) => this.onLocalUpdate(message));
-    for (const call of this.options.liveCalls.snapshot()) {
-      if (this.remote.has(call.callSid)) continue;
-      this.onLocalUpdate({ update: { kind: 'call_started', call }, json: '' });
-    }
+    this.unsubscribe = this.options.liveCalls.subscribe((message) => this.onLocalUpdate(message.update));
+    for (const call of this.options.liveCalls.snapshot()) this.onLocalUpdate({ kind: 'call_started', call });
     this.flushTimer = setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
     this.flushTimer.unref();
     this.heartbeatTimer = setInterval(() => void this.beat(), this.options.cluster.heartbeatMs);
@@ -152,8 +149,8 @@ export class ClusterMembership {
 
   // ---- this instance's calls → the others -------------------------------------------------------------------------
 
-  private onLocalUpdate(message: LiveMessage): void {
-    const update = message.update;
+  /** An update of the live view: shared when it is about a call of this instance's (the others' are mirrored here). */
+  private onLocalUpdate(update: LiveUpdate): void {
     const callSid = update.kind === 'call_started' ? update.call.callSid : update.callSid;
     if (this.remote.has(callSid)) return;
     let remote: RemoteUpdate;

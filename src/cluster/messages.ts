@@ -4,6 +4,7 @@
  * Parsing never throws: a payload from another version or a broken peer is ignored.
  */
 import type { CallEvent } from '../call/call-events.js';
+import { parseJsonObject } from '../net/socket-plumbing.js';
 import type { CallInfo } from '../observers/hub.js';
 
 /**
@@ -67,14 +68,9 @@ const isString = (value: unknown): value is string => typeof value === 'string';
 
 /** A payload from the channel, or null when it is not one this version understands. */
 export function parseClusterMessage(payload: string): ClusterMessage | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(payload);
-  } catch {
-    return null;
-  }
-  if (value === null || typeof value !== 'object') return null;
-  const message = value as Record<string, unknown>;
+  const parsed = parseJsonObject(payload);
+  if (!parsed.ok) return null;
+  const message = parsed.value;
   if (!isString(message['from'])) return null;
   switch (message['k']) {
     case 'live': {

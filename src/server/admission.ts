@@ -29,7 +29,6 @@ import type { CallAdmissionOptions } from './admission-options.js';
 import { OutcomeStore } from './outcomes.js';
 import { PredialPool } from './predial.js';
 
-export type { AgentDialer, CallAdmissionOptions } from './admission-options.js';
 
 export class CallAdmission {
   readonly tokens: StreamTokenRegistry;

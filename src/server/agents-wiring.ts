@@ -14,7 +14,7 @@ import { createElevenLabsDialer } from '../providers/elevenlabs/dialer.js';
 import { createOpenAiDialer, type RealtimeTarget } from '../providers/openai/dialer.js';
 import { mcpToolsFor } from '../providers/openai/mcp-tools.js';
 import { createHttpTool } from '../tools/http-tool.js';
-import type { AgentDialer } from './admission.js';
+import type { AgentDialer } from './admission-options.js';
 
 /** Where and how to reach ElevenLabs (the real API or the embedded simulated server). */
 export interface ElevenLabsTarget {

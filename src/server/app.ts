@@ -154,8 +154,9 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     ...(deps.metrics === undefined ? {} : { onRefusal: (reason: RefusalReason) => deps.metrics?.countRefusal(reason) }),
   });
   const phoneTokens = new PhoneTokens({ clock });
-  // The console may be served through the load balancer's origin and open the phone on this instance's own URL.
-  const phoneOrigins = trustedOriginsOf(config.server.publicBaseUrl);
+  // Our origins besides a request's own (PUBLIC_BASE_URL): the console may be served through the load balancer's
+  // origin, read the records API there and open the phone on this instance's own URL.
+  const trustedOrigins = trustedOriginsOf(config.server.publicBaseUrl);
   deps.metrics?.observeDraining(() => admission.isDraining || !admission.accepting);
 
   const app = express();
@@ -171,10 +172,12 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         const verdict = !admission.accepting
           ? ({ ok: false, status: 503, reason: 'shutting down' } as const)
           : isPhoneUpgrade(info.req)
-            ? checkPhoneUpgrade(info.req, phoneTokens, phoneOrigins)
+            ? checkPhoneUpgrade(info.req, phoneTokens, trustedOrigins)
             : checkMediaStreamUpgrade(info.req, config);
         if (verdict.ok) return done(true);
-        logger.warn({ url: info.req.url, status: verdict.status, reason: verdict.reason, remote: info.req.socket.remoteAddress }, 'WebSocket upgrade refused');
+        // The path only: the browser phone's query carries its one-time token, still live after a 403 or a 400.
+        const path = (info.req.url ?? '').split('?', 1)[0];
+        logger.warn({ url: path, status: verdict.status, reason: verdict.reason, remote: info.req.socket.remoteAddress }, 'WebSocket upgrade refused');
         done(false, verdict.status, verdict.reason);
       },
     },
@@ -245,7 +248,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   );
   app.use(
     createRecordsApiRouter({
-      ...(consoleSessions === null ? {} : { consoleSession: consoleSessionAuth(consoleSessions, trustedOriginsOf(config.server.publicBaseUrl)) }),
+      ...(consoleSessions === null ? {} : { consoleSession: consoleSessionAuth(consoleSessions, trustedOrigins) }),
       apiKey: config.api.key,
       liveCalls: () => liveCalls.snapshot(),
       instances,
@@ -258,7 +261,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   ws.app.ws('/media-stream', (socket: WebSocket) => {
     void handleMediaStream(socket);
   });
-  ws.app.ws(PHONE_WS_PATH, (socket: WebSocket, req) => handlePhoneSocket(socket, req, { tokens: phoneTokens, admission, logger, trustedOrigins: phoneOrigins }));
+  ws.app.ws(PHONE_WS_PATH, (socket: WebSocket, req) => handlePhoneSocket(socket, req, { tokens: phoneTokens, admission, logger, trustedOrigins }));
 
   app.use((_req, res) => {
     res.status(404).type('text/plain').send('Not found');

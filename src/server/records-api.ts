@@ -32,8 +32,10 @@ export interface RecordsApiOptions {
 
 export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 200;
-/** Twilio Call SIDs: `CA` + 32 lowercase hex digits. Checked before the store so junk never reaches SQL. */
-/** A Twilio Call SID, or a browser-phone call's (WB…, minted by callbridge in the same shape). */
+/**
+ * A Twilio Call SID (`CA` + 32 lowercase hex digits), or a browser-phone call's (`WB…`, minted by callbridge in the
+ * same shape). Checked before the store so junk never reaches SQL.
+ */
 export const CALL_SID_PATTERN = /^(CA|WB)[0-9a-f]{32}$/;
 
 /** A query parameter the API refuses; `code` is the stable error code, the message names the parameter. */

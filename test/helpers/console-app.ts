@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
+import { afterEach } from 'vitest';
 import { agentFromConfig } from '../../src/agents/from-config.js';
 import type { AgentDefinition, AgentRoster } from '../../src/agents/types.js';
 import { PhoneTokens } from '../../src/browser/phone-tokens.js';
@@ -157,6 +158,19 @@ export async function startConsoleApp(options: StartOptions = {}): Promise<Conso
       });
       if (ownAssets) await rm(assetsDir, { recursive: true, force: true });
     },
+  };
+}
+
+/** A `start` for the calling test file: each app it starts is closed after the test. */
+export function useConsoleApps(): (options?: StartOptions) => Promise<ConsoleApp> {
+  const running: ConsoleApp[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((app) => app.close()));
+  });
+  return async (options = {}) => {
+    const app = await startConsoleApp(options);
+    running.push(app);
+    return app;
   };
 }
 

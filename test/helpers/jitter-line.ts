@@ -7,18 +7,19 @@
  * First-audio latency cost = time from an item's first frame being queued to it being sent.
  */
 import { expect } from 'vitest';
+import { MULAW_SILENCE_BYTE } from '../../src/audio/frames.js';
 import { bytesToBase64, concatBytes } from '../../src/audio/pcm.js';
 import type { DeliveryPace } from '../../src/call/delivery-pace.js';
+import type { FrameEntry } from '../../src/call/out-queue.js';
 import { Playout } from '../../src/call/playout.js';
 import { ManualClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/logger.js';
 import { TwilioPlaybackEmulator } from '../../src/simulator/twilio-playback.js';
 import { DELTA_BYTES, FIRST_DELTA_BYTES, random } from './realtime-provider.js';
 
-export const MULAW_SILENCE = 0xff;
-export const DELTA_MS = 100;
+const DELTA_MS = 100;
 
-export interface Delta {
+interface Delta {
   atMs: number;
   bytes: Uint8Array;
 }
@@ -120,7 +121,7 @@ export function line(options: { jitterCushionMs?: number; deliveryPace?: Deliver
 /** Every answer as the caller must hear it: whole frames, the last one padded with mu-law silence. */
 export function framed(answers: readonly Answer[]): Uint8Array {
   const parts = answers.map((answer) => {
-    const padded = new Uint8Array(Math.ceil(answer.audio.length / 160) * 160).fill(MULAW_SILENCE);
+    const padded = new Uint8Array(Math.ceil(answer.audio.length / 160) * 160).fill(MULAW_SILENCE_BYTE);
     padded.set(answer.audio);
     return padded;
   });
@@ -133,6 +134,11 @@ export function expectSameBytes(actual: Uint8Array, expected: Uint8Array): void 
   let index = 0;
   while (index < Math.min(actual.length, expected.length) && actual[index] === expected[index]) index++;
   expect({ length: actual.length, firstDifferenceAt: index }).toEqual({ length: expected.length, firstDifferenceAt: expected.length });
+}
+
+/** A queued 20 ms frame of `itemId` at `itemOffsetMs`, for asking a JitterCushion directly. */
+export function frame(itemId: string, itemOffsetMs = 0): FrameEntry {
+  return { kind: 'frame', responseId: 'r', itemId, payload: new Uint8Array(160), itemOffsetMs, audioMs: 20, frameId: 1 };
 }
 
 export function lastEndMs(answers: readonly Answer[]): number {

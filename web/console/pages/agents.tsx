@@ -2,6 +2,7 @@
 import type { AgentInfo } from '../../lib/api-types.js';
 import { BASE } from '../../lib/route.js';
 import { useApi, usePageTitle } from '../hooks.js';
+import { LoadStatus } from '../load-status.js';
 import { Link } from '../router.js';
 
 export function AgentsPage() {
@@ -12,12 +13,7 @@ export function AgentsPage() {
       <h1 tabIndex={-1} ref={heading}>
         Agents
       </h1>
-      {loaded.state === 'loading' ? <p class="muted">Loading…</p> : null}
-      {loaded.state === 'error' ? (
-        <p class="error" role="alert">
-          {loaded.error}
-        </p>
-      ) : null}
+      <LoadStatus loaded={loaded} />
       {loaded.state === 'ok' && loaded.data.agents.length === 0 ? <p class="empty">No agents configured.</p> : null}
       <div class="cards">
         {loaded.state === 'ok'

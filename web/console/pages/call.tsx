@@ -10,6 +10,7 @@ import { formatDateTime, formatDuration, formatMs, formatOffset, formatUsd, unsa
 import { BASE } from '../../lib/route.js';
 import { layoutTimeline, lineAt } from '../../lib/timeline.js';
 import { useApi, usePageTitle } from '../hooks.js';
+import { LoadStatus } from '../load-status.js';
 import { Link } from '../router.js';
 import { TimelineSvg } from './timeline-svg.js';
 
@@ -24,12 +25,7 @@ export function CallPage({ callSid }: { callSid: string }) {
       <h1 tabIndex={-1} ref={heading}>
         Call <code>{callSid}</code>
       </h1>
-      {loaded.state === 'loading' ? <p class="muted">Loading…</p> : null}
-      {loaded.state === 'error' ? (
-        <p class="error" role="alert">
-          {loaded.error}
-        </p>
-      ) : null}
+      <LoadStatus loaded={loaded} />
       {loaded.state === 'ok' ? <CallRecordView record={loaded.data} /> : null}
     </section>
   );

@@ -9,6 +9,7 @@ import { callsQuery, filtersFromSearch, type HistoryFilters } from '../../lib/hi
 import { BASE, callPath } from '../../lib/route.js';
 import { api, errorText } from '../api.js';
 import { useApi, usePageTitle } from '../hooks.js';
+import { LoadStatus } from '../load-status.js';
 import { Link, navigate } from '../router.js';
 
 const PAGE_SIZE = 50;
@@ -110,12 +111,7 @@ export function HistoryPage({ search }: { search: string }) {
           <Link href={`${BASE}/history`}>Clear</Link>
         </div>
       </form>
-      {rows.state === 'loading' ? <p class="muted">Loading…</p> : null}
-      {rows.state === 'error' ? (
-        <p class="error" role="alert">
-          {rows.error}
-        </p>
-      ) : null}
+      <LoadStatus loaded={rows} />
       {rows.state === 'ok' ? <CallTable rows={rows} onMore={() => void loadMore()} /> : null}
     </section>
   );

@@ -7,6 +7,7 @@ import type { Overview } from '../../lib/api-types.js';
 import { layoutBars } from '../../lib/bars.js';
 import { formatDateTime, formatMs, formatUsd } from '../../lib/format.js';
 import { useApi, usePageTitle } from '../hooks.js';
+import { LoadStatus } from '../load-status.js';
 
 const DAY_CHOICES = [1, 7, 30, 90] as const;
 
@@ -39,12 +40,7 @@ export function OverviewPage() {
           ))}
         </select>
       </label>
-      {loaded.state === 'loading' ? <p class="muted">Loading…</p> : null}
-      {loaded.state === 'error' ? (
-        <p class="error" role="alert">
-          {loaded.error}
-        </p>
-      ) : null}
+      <LoadStatus loaded={loaded} />
       {loaded.state === 'ok' ? <OverviewView overview={loaded.data} /> : null}
       <InstancesView />
     </section>
